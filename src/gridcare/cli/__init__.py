@@ -1,0 +1,28 @@
+"""`gridcare` command line (Typer + Rich). One module per command family."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from gridcare.cli.app import app
+
+# Command modules register themselves on import. Add a new family here.
+COMMAND_MODULES = [
+    "gridcare.cli.rate",
+    "gridcare.cli.demo",
+    "gridcare.cli.imports",
+]
+
+
+def main() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a family not built yet must not break the others
+            if exc.name != name:
+                raise
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        sys.exit(130)

@@ -1,0 +1,39 @@
+"""Console (/console/...) and portal (/portal/...) pages. Each views module brings its own urlpatterns."""
+
+from __future__ import annotations
+
+import importlib
+
+from django.urls import include, path
+
+app_name = "web"
+
+# A views module not built yet is skipped, so parallel work never breaks the others.
+VIEW_MODULES = [
+    "gridcare.web.views.auth",
+    "gridcare.web.views.home",
+    "gridcare.web.views.customers",
+    "gridcare.web.views.audit",
+    "gridcare.web.views.portal",
+    "gridcare.web.views.metering",
+    "gridcare.web.views.billing",
+    "gridcare.web.views.payments",
+    "gridcare.web.views.reconciliation",
+    "gridcare.web.views.collections",
+    "gridcare.web.views.service",
+    "gridcare.web.views.assistant",
+    "gridcare.web.views.visits",
+    "gridcare.web.views.experience",
+    "gridcare.web.views.kpi",
+    "gridcare.web.views.parameters",
+]
+
+urlpatterns = []
+for _name in VIEW_MODULES:
+    try:
+        _mod = importlib.import_module(_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != _name:
+            raise
+        continue
+    urlpatterns.append(path("", include(_mod.urlpatterns)))

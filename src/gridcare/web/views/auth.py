@@ -1,0 +1,10 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from gridcare.web.forms import LoginForm
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html", authentication_form=LoginForm),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
