@@ -12,6 +12,7 @@ COMMAND_MODULES = [
     "gridcare.cli.rate",
     "gridcare.cli.demo",
     "gridcare.cli.imports",
+    "gridcare.cli.tokens",
 ]
 
 
