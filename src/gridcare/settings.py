@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "bootstrap",
+    "ninja",  # serves the OpenAPI docs' Swagger UI from the package, not a CDN
     "gridcare.access",
     "gridcare.customers",
     "gridcare.tariffs",

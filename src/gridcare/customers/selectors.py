@@ -144,7 +144,8 @@ def meter_list(*, user: User, q: str = "", account_id: int | None = None, status
         qs = qs.filter(service_point__account_id=account_id)
     if status:
         qs = qs.filter(status=status)
-    return (qs.select_related("service_point", "service_point__account").prefetch_related("registers")
+    registers = Prefetch("registers", queryset=MeterRegister.objects.order_by("id"))
+    return (qs.select_related("service_point", "service_point__account").prefetch_related(registers)
             .distinct().order_by("asset_number"))
 
 
@@ -304,23 +305,17 @@ class Customer360:
     authorised_on: list[Authorization] = field(default_factory=list)
 
 
-def customer_360(*, user: User, customer_id: int, as_of: date | None = None) -> Customer360 | None:
-    """Everything master data knows about one customer, masked for this user; None if out of scope."""
-    customer = customer_get(user=user, customer_id=customer_id, as_of=as_of)
-    if customer is None:
-        return None
+def account_views(*, user: User, accounts: QuerySet[Account]) -> list[AccountView]:
+    """Accounts with their service points, meters, registers and authorised people, masked for the user."""
     meters = Prefetch("meters", queryset=Meter.objects.order_by("asset_number").prefetch_related(
         Prefetch("registers", queryset=MeterRegister.objects.order_by("id"))))
     points = Prefetch("service_points", queryset=ServicePoint.objects.order_by("code").prefetch_related(meters))
     auths = Prefetch("authorizations", queryset=Authorization.objects.select_related("person").order_by("id"))
-    accounts = (customer_accounts(user=user, customer=customer, as_of=as_of)
-                .prefetch_related(points, auths))
-    account_views = []
-    for account in accounts:
+    out = []
+    for account in accounts.select_related("customer", "org_unit").prefetch_related(points, auths):
         point_views = []
         for point in account.service_points.all():
             point.account = account
-            account.customer = customer
             point_views.append(ServicePointView(
                 point, shown(user=user, record=point, field="address"),
                 [MeterView(m, [r.get_code_display() for r in m.registers.all()]) for m in point.meters.all()],
@@ -328,7 +323,20 @@ def customer_360(*, user: User, customer_id: int, as_of: date | None = None) -> 
         people = [AuthorisedPerson(a, shown(user=user, record=a.person, field="name"),
                                    shown(user=user, record=a.person, field="phone"))
                   for a in account.authorizations.all()]
-        account_views.append(AccountView(account, point_views, people))
+        out.append(AccountView(account, point_views, people))
+    return out
+
+
+def account_view(*, user: User, account: Account) -> AccountView:
+    return account_views(user=user, accounts=Account.objects.filter(pk=account.pk))[0]
+
+
+def customer_360(*, user: User, customer_id: int, as_of: date | None = None) -> Customer360 | None:
+    """Everything master data knows about one customer, masked for this user; None if out of scope."""
+    customer = customer_get(user=user, customer_id=customer_id, as_of=as_of)
+    if customer is None:
+        return None
+    account_views_ = account_views(user=user, accounts=customer_accounts(user=user, customer=customer, as_of=as_of))
     contacts = [ContactView(c, shown(user=user, record=c, field="name"), shown(user=user, record=c, field="phone"),
                             shown(user=user, record=c, field="email"))
                 for c in customer.contacts.order_by("id")]
@@ -340,5 +348,5 @@ def customer_360(*, user: User, customer_id: int, as_of: date | None = None) -> 
     return Customer360(
         customer=customer,
         fields={f: shown(user=user, record=customer, field=f) for f in MASKERS},
-        accounts=account_views, contacts=contacts, authorised_on=authorised_on,
+        accounts=account_views_, contacts=contacts, authorised_on=authorised_on,
     )
