@@ -761,7 +761,7 @@ def _rounding(r: _Reader | None, problems: _Problems) -> Rounding:
         default_places = DEFAULT_ROUNDING[name][0]
         if places is None and "places" not in s.data and default_places is not None:
             places = Decimal(default_places)
-        if name in ("line_amount", "pf_amount", "daily_amount", "usage_split") and places is not None:
+        if name in ("line_amount", "pf_amount", "daily_amount", "usage_split", "billable_demand") and places is not None:
             problems.add(s.p("places"), "is fixed for this step (amounts to the fen, quantities to the Wh)")
             places = None
         if name == "cos_phi" and mode not in ("half_up", "down", "up"):

@@ -32,6 +32,7 @@ ROUNDING_STEPS: tuple[str, ...] = (
     "loss_quantity",
     "cos_phi",
     "pf_amount",
+    "billable_demand",
     "daily_amount",
 )
 """Every rounding step the kernel performs; each is named (and may be set) in the tariff file."""
@@ -45,6 +46,7 @@ DEFAULT_ROUNDING: Mapping[str, tuple[str | None, str]] = {
     "loss_quantity": ("1", "half_up"),  # loss kWh
     "cos_phi": ("0.01", "half_up"),  # power factor before table lookup
     "pf_amount": (None, "half_up"),  # adjustment → fen
+    "billable_demand": (None, "half_up"),  # 105% rule / floor results → to the W (0.001 kW)
     "daily_amount": (None, "half_up"),  # daily settlement line → fen
 }
 
