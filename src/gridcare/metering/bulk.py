@@ -1,0 +1,156 @@
+"""Set-based database access for the read and billing pipelines.
+
+A billing month moves hundreds of thousands of rows; building one Django model instance per row
+costs more than the database work itself. These helpers insert tuples (COPY on PostgreSQL,
+`executemany` on SQLite) and read query results straight into Polars frames. They run inside the
+caller's transaction and take plain Python values (int, str, date, datetime, Decimal, None).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+from django.db import connection, models
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _columns(model: type[models.Model], fields: Sequence[str]) -> list[models.Field]:
+    return [model._meta.get_field(f) for f in fields]
+
+
+def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Insert rows (tuples in `fields` order) into `model`'s table; returns the number inserted.
+
+    Fields are model field names; a ForeignKey is given by its name with the id as value.
+    JSON fields take Python objects (dumped here).
+    """
+    cols = _columns(model, fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c.column) for c in cols)
+    json_idx = [i for i, c in enumerate(cols) if isinstance(c, models.JSONField)]
+    count = 0
+    if is_postgresql():
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                if json_idx:
+                    row = list(row)
+                    for i in json_idx:
+                        row[i] = None if row[i] is None else json.dumps(row[i], ensure_ascii=False)
+                copy.write_row(row)
+                count += 1
+        return count
+    ops = connection.ops
+    converters: list[Any] = []
+    for c in cols:
+        if isinstance(c, models.JSONField):
+            converters.append(lambda v: None if v is None else json.dumps(v, ensure_ascii=False))
+        elif isinstance(c, models.DateTimeField):
+            converters.append(lambda v: None if v is None else ops.adapt_datetimefield_value(v))
+        elif isinstance(c, models.DateField):
+            converters.append(lambda v: None if v is None else v.isoformat())
+        elif isinstance(c, models.DecimalField):
+            converters.append(lambda v: None if v is None else str(v))
+        else:
+            converters.append(None)
+    active = [(i, f) for i, f in enumerate(converters) if f is not None]
+    placeholders = ", ".join(["%s"] * len(cols))
+    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"
+    batch: list[Sequence[Any]] = []
+    with connection.cursor() as cursor:
+        for row in rows:
+            if active:
+                row = list(row)
+                for i, f in active:
+                    row[i] = f(row[i])
+            batch.append(row)
+            if len(batch) >= 5000:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+    return count
+
+
+def _to_python(value: Any, dtype: pl.DataType) -> Any:
+    if value is None:
+        return None
+    if dtype == pl.Date and isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if dtype == pl.Datetime and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
+
+
+def fetch_frame(sql: str, params: Sequence[Any], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Run a query and return its rows as a frame with the given column names and types.
+
+    SQLite hands dates back as text and decimals as numbers; both are normalised here so callers
+    see the same frame on either database. Decimal columns come back as text and are cast
+    exactly by the caller (never through float).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        rows = cursor.fetchall()
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    needs_fix = [
+        (i, dt) for i, dt in enumerate(schema.values()) if dt in (pl.Date, pl.Datetime) or dt == pl.Utf8
+    ]
+    if not is_postgresql() and needs_fix:
+        fixed = []
+        for row in rows:
+            row = list(row)
+            for i, dt in needs_fix:
+                v = row[i]
+                if dt == pl.Utf8 and v is not None and not isinstance(v, str):
+                    row[i] = str(v)
+                else:
+                    row[i] = _to_python(v, dt)
+            fixed.append(row)
+        rows = fixed
+    elif needs_fix:
+        utf = [i for i, dt in needs_fix if dt == pl.Utf8]
+        if utf:
+            fixed = []
+            for row in rows:
+                row = list(row)
+                for i in utf:
+                    v = row[i]
+                    if v is not None and not isinstance(v, str):
+                        row[i] = format(v, "f") if isinstance(v, Decimal) else str(v)
+                fixed.append(row)
+            rows = fixed
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def in_chunks(values: Sequence[Any], size: int = 5000) -> Iterable[Sequence[Any]]:
+    """Slices small enough for an `IN (...)` list on either database."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def fetch_frame_in(sql_template: str, ids: Sequence[Any], extra: Sequence[Any],
+                   schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """`fetch_frame` over an id list of any length: `sql_template` has one `{ids}` placeholder list,
+    filled chunk by chunk, followed by `extra` parameters."""
+    frames = [
+        fetch_frame(sql_template.format(ids=placeholders(len(chunk))), [*chunk, *extra], schema)
+        for chunk in in_chunks(list(ids))
+    ]
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames)
