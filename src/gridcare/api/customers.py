@@ -17,7 +17,6 @@ from gridcare.api.schemas.customers import (
     AccountPage,
     CustomerDetailOut,
     CustomerIn,
-    CustomerOut,
     CustomerPage,
     CustomerPatch,
     MeterOut,

@@ -165,6 +165,16 @@ def account_get(*, user: User, account_id: int | None = None, number: str | None
     return qs.filter(number=number).first()
 
 
+def authorizations_of(*, user: User, as_of: date | None = None) -> QuerySet[Authorization]:
+    """A portal customer's authorisations on other people's accounts (valid on `as_of` when given)."""
+    if user.role != Role.CUSTOMER or user.customer_id is None:
+        return Authorization.objects.none()
+    qs = Authorization.objects.filter(person_id=user.customer_id)
+    if as_of is not None:
+        qs = qs.filter(Q(valid_from__lte=as_of), Q(valid_to__isnull=True) | Q(valid_to__gte=as_of))
+    return qs
+
+
 def customer_accounts(*, user: User, customer: Customer, as_of: date | None = None) -> QuerySet[Account]:
     return account_list(user=user, as_of=as_of).filter(customer=customer)
 
