@@ -405,13 +405,13 @@ def org_tree_ensure() -> dict[str, OrgUnit]:
 # username, role, display name, org unit code (None: whole company)
 DEMO_LOGINS = [
     ("admin", Role.ADMINISTRATOR, "系统管理员", None),
-    ("clerk", Role.BILLING_CLERK, "抄核收员 李敏", "4401"),
-    ("auditor", Role.AUDITOR, "电费审核员 王芳", "44"),
-    ("approver", Role.APPROVER, "审批人 陈刚", "44"),
-    ("cashier", Role.CASHIER, "收费员 刘洋", "4401"),
-    ("agent", Role.AGENT, "客服坐席 黄婷", "4401"),
-    ("supervisor", Role.SUPERVISOR, "班长 周磊", "44"),
-    ("manager", Role.ACCOUNT_MANAGER, "客户经理 吴杰", "440113"),
+    ("clerk", Role.BILLING_CLERK, "李敏", "4401"),
+    ("auditor", Role.AUDITOR, "王芳", "44"),
+    ("approver", Role.APPROVER, "陈刚", "44"),
+    ("cashier", Role.CASHIER, "刘洋", "4401"),
+    ("agent", Role.AGENT, "黄婷", "4401"),
+    ("supervisor", Role.SUPERVISOR, "周磊", "44"),
+    ("manager", Role.ACCOUNT_MANAGER, "吴杰", "440113"),
     ("customer", Role.CUSTOMER, "", None),
 ]
 

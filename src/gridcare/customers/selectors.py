@@ -314,6 +314,10 @@ class Customer360:
     contacts: list[ContactView]
     authorised_on: list[Authorization] = field(default_factory=list)
 
+    @property
+    def authorised_people(self) -> list[tuple[Account, AuthorisedPerson]]:
+        return [(a.account, p) for a in self.accounts for p in a.authorised_people]
+
 
 def account_views(*, user: User, accounts: QuerySet[Account]) -> list[AccountView]:
     """Accounts with their service points, meters, registers and authorised people, masked for the user."""
