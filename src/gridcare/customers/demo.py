@@ -39,19 +39,22 @@ EXTERNAL_PREFIX = "DEMO"
 DEMO_PASSWORD = "gridcare-demo"
 CHUNK = 2000
 
-# Tariff codes of the shipped tariff library (src/gridcare/rating/library/<code>.yaml), chosen by
-# supply area and category. The library ships no agricultural schedule, so demo farms in
-# Guangdong are billed on the low-voltage C&I TOU schedule (see docs/customers.md).
+# Tariff codes (the `code:` of src/gridcare/rating/library/*.yaml), chosen by supply area and
+# category. The library ships no agricultural schedule, so demo farms in Guangdong are billed on
+# the low-voltage C&I TOU schedule (see docs/customers.md).
 TARIFFS = {
-    ("GZ", CustomerCategory.RESIDENTIAL): "guangzhou_residential",
-    ("SZ", CustomerCategory.RESIDENTIAL): "shenzhen_residential",
-    ("ZJ", CustomerCategory.RESIDENTIAL): "zhejiang_residential",
-    ("GD", CustomerCategory.GENERAL_CI): "guangdong_ci_tou_lt1kv",
-    ("GD", CustomerCategory.AGRICULTURE): "guangdong_ci_tou_lt1kv",
-    ("HB", CustomerCategory.GENERAL_CI): "hubei_agency_two_part_1_10kv",
-    ("HB", CustomerCategory.LARGE_INDUSTRY): "hubei_agency_two_part_1_10kv",
+    ("GZ", CustomerCategory.RESIDENTIAL): "gz-residential",
+    ("SZ", CustomerCategory.RESIDENTIAL): "sz-residential",
+    ("ZJ", CustomerCategory.RESIDENTIAL): "zj-residential",
+    ("GD", CustomerCategory.GENERAL_CI): "gd-ci-tou-lt1kv",
+    ("GD", CustomerCategory.AGRICULTURE): "gd-ci-tou-lt1kv",
+    ("HB", CustomerCategory.GENERAL_CI): "hubei-agency-2part-10kv",
+    ("HB", CustomerCategory.LARGE_INDUSTRY): "hubei-agency-2part-10kv",
 }
-TARIFF_CODES = frozenset(TARIFFS.values())
+# Share of households that opted into the residential time-of-use schedule (`<code>-tou`).
+RESIDENTIAL_TOU_SHARE = {"GZ": 0.2, "SZ": 0.2, "ZJ": 0.5}
+TARIFF_CODES = frozenset(TARIFFS.values()) | frozenset(
+    TARIFFS[(area, CustomerCategory.RESIDENTIAL)] + "-tou" for area in RESIDENTIAL_TOU_SHARE)
 
 # --- the org tree: province → city → county (with ID-card region code) → two stations -------------
 
@@ -331,6 +334,8 @@ def customer_spec(*, seed: int, index: int, all_stations: list[Station]) -> Cust
     for k in range(n_accounts):
         number = f"{acct_prefix}{index:07d}{k}"
         tariff = TARIFFS[(st.res_area if category == CustomerCategory.RESIDENTIAL else area, category)]
+        if category == CustomerCategory.RESIDENTIAL and rng.random() < RESIDENTIAL_TOU_SHARE[st.res_area]:
+            tariff += "-tou"
         points = []
         n_points = 2 if category == CustomerCategory.LARGE_INDUSTRY and rng.random() < 0.1 else 1
         for j in range(n_points):
