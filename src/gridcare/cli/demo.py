@@ -1,13 +1,15 @@
 """`gridcare demo-data`: deterministic demo master data and one login per role.
 
 Other domains add their own demo data (reads, bills, tickets) by listing a `module:function` in
-DEMO_STEPS; each step is called after master data as `function(seed=..., as_of=..., console=...)`
-and must itself be idempotent. A step whose module does not exist yet is skipped.
+DEMO_STEPS, in dependency order; each step is called after master data as
+`function(seed=..., as_of=...)` (plus `console=` when it accepts one), must itself be idempotent and
+may return a one-line summary. A step whose module or function does not exist yet is skipped.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 
 import typer
@@ -17,7 +19,15 @@ from rich.table import Table
 
 from gridcare.cli.app import app, setup_django
 
-DEMO_STEPS: list[str] = []
+DEMO_STEPS: list[str] = [
+    "gridcare.parameters.demo:load_demo",
+    "gridcare.billing.demo:load_demo",
+    "gridcare.payments.demo:load_demo",
+    "gridcare.collections.demo:load_demo",
+    "gridcare.reconciliation.demo:load_demo",
+    "gridcare.service.demo:load_demo",
+    "gridcare.assistant.demo:load_demo",
+]
 
 
 def _run_steps(*, seed: int, as_of, console: Console) -> None:
@@ -29,7 +39,17 @@ def _run_steps(*, seed: int, as_of, console: Console) -> None:
             if exc.name != module_name:
                 raise
             continue
-        getattr(module, func_name)(seed=seed, as_of=as_of, console=console)
+        func = getattr(module, func_name, None)
+        if func is None:
+            continue
+        kwargs = {"seed": seed, "as_of": as_of}
+        if "console" in inspect.signature(func).parameters:
+            kwargs["console"] = console
+        started = time.perf_counter()
+        with console.status(f"demo data: {module_name.split('.')[1]}"):
+            summary = func(**kwargs)
+        console.print(f"[green]✓[/green] {module_name.split('.')[1]}: {summary or 'done'} "
+                      f"({time.perf_counter() - started:.1f} s)")
 
 
 @app.command("demo-data")
