@@ -1,0 +1,232 @@
+"""Collections reads: open items and arrears from the payments ledger, dunning queues, cases,
+and the 电费回收率 (collection rate) KPI.
+
+What is owed on an open item is the sum of its receivable postings (payments' rule); these
+queries aggregate postings in the database so a nightly run over many accounts stays a handful of
+queries.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import Max, Q, QuerySet, Sum
+
+from gridcare.access.models import User
+from gridcare.collections.models import CallTask, LateFeeAssessment, Notice, Promise, SuspensionCase
+from gridcare.customers.models import Account
+from gridcare.customers.selectors import account_scope_q
+from gridcare.payments.models import Charge, JournalEntry, Ledger, Posting
+
+_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    charge_id: int
+    account_id: int
+    kind: str
+    reference: str
+    period_code: str
+    due_date: date
+    amount_fen: int
+    outstanding_fen: int
+
+
+def _outstanding_qs(kinds: Iterable[str]) -> QuerySet[Charge]:
+    return (Charge.objects.filter(kind__in=list(kinds))
+            .annotate(outstanding=Sum("postings__amount_fen", filter=Q(postings__ledger=Ledger.AR))))
+
+
+def open_items(*, kinds: Iterable[str] = ("bill", "late_fee"), account_ids: Iterable[int] | None = None,
+               due_on_or_before: date | None = None) -> list[OpenItem]:
+    """Charges with something still owed, oldest due first."""
+    qs = _outstanding_qs(kinds).filter(outstanding__gt=0)
+    if due_on_or_before is not None:
+        qs = qs.filter(due_date__lte=due_on_or_before)
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=list(account_ids))
+    return [OpenItem(charge_id=c.pk, account_id=c.account_id, kind=c.kind, reference=c.reference,
+                     period_code=c.period_code, due_date=c.due_date, amount_fen=c.amount_fen,
+                     outstanding_fen=int(c.outstanding))
+            for c in qs.order_by("due_date", "id")]
+
+
+def arrears_by_account(*, as_of_date: date, account_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """What each account owes on items already due (bills and late fees)."""
+    out: dict[int, int] = defaultdict(int)
+    for item in open_items(account_ids=account_ids, due_on_or_before=as_of_date):
+        if item.due_date < as_of_date or item.kind == Charge.Kind.LATE_FEE:
+            out[item.account_id] += item.outstanding_fen
+    return dict(out)
+
+
+def account_arrears(*, account_id: int, as_of_date: date) -> int:
+    return arrears_by_account(as_of_date=as_of_date, account_ids=[account_id]).get(account_id, 0)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """How one bill's principal moved: opening amount and later (business date, delta) changes."""
+
+    charge_id: int
+    opening_fen: int
+    changes: tuple[tuple[date, int], ...]
+    last_change: date | None
+
+
+def timelines(charge_ids: list[int]) -> dict[int, Timeline]:
+    """Receivable history of each charge, excluding its own charge posting (the opening)."""
+    opening: dict[int, int] = {}
+    changes: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    for i in range(0, len(charge_ids), _CHUNK):
+        chunk = charge_ids[i: i + _CHUNK]
+        own_entries = dict(Charge.objects.filter(pk__in=chunk).values_list("pk", "entry_id"))
+        rows = (Posting.objects.filter(charge_id__in=chunk, ledger=Ledger.AR)
+                .values_list("charge_id", "entry_id", "entry__business_date", "amount_fen")
+                .order_by("charge_id", "entry__business_date", "entry_id", "id"))
+        for charge_id, entry_id, day, amount in rows:
+            if entry_id == own_entries[charge_id]:
+                opening[charge_id] = opening.get(charge_id, 0) + amount
+            else:
+                changes[charge_id].append((day, amount))
+    return {cid: Timeline(charge_id=cid, opening_fen=opening.get(cid, 0), changes=tuple(changes.get(cid, ())),
+                          last_change=changes[cid][-1][0] if changes.get(cid) else None)
+            for cid in charge_ids}
+
+
+def late_fee_assessed(charge_ids: list[int]) -> dict[int, int]:
+    """Late fee already posted per bill (before any waiver)."""
+    out: dict[int, int] = {}
+    for i in range(0, len(charge_ids), _CHUNK):
+        chunk = charge_ids[i: i + _CHUNK]
+        for row in (LateFeeAssessment.objects.filter(charge_id__in=chunk).values("charge_id")
+                    .annotate(total=Sum("posted_fen"))):
+            out[row["charge_id"]] = int(row["total"] or 0)
+    return out
+
+
+def bills_paid_recently(*, since: date, through: date) -> list[int]:
+    """Bills fully paid by a change dated in [since, through] after their due date: the
+    candidates for a payment-time late fee."""
+    qs = (_outstanding_qs(("bill",)).filter(outstanding=0)
+          .annotate(last=Max("postings__entry__business_date", filter=Q(postings__ledger=Ledger.AR)))
+          .filter(last__gte=since, last__lte=through))
+    return [pk for pk, last, due in qs.values_list("pk", "last", "due_date") if last > due]
+
+
+# -- lists for pages and the API ------------------------------------------------------------------
+def _scoped_accounts(user: User | None) -> QuerySet[Account]:
+    qs = Account.objects.all()
+    return qs if user is None else qs.filter(account_scope_q(user=user))
+
+
+def overdue_accounts(*, user: User | None, as_of_date: date, limit: int = 500) -> list[dict]:
+    """Accounts in arrears, largest first, with their oldest due date and days overdue."""
+    items = [i for i in open_items(due_on_or_before=as_of_date) if i.due_date < as_of_date or i.kind == "late_fee"]
+    by_account: dict[int, dict] = {}
+    for item in items:
+        row = by_account.setdefault(item.account_id, {"account_id": item.account_id, "arrears_fen": 0,
+                                                      "oldest_due": item.due_date, "items": 0})
+        row["arrears_fen"] += item.outstanding_fen
+        row["items"] += 1
+        row["oldest_due"] = min(row["oldest_due"], item.due_date)
+    visible = {a.pk: a for a in _scoped_accounts(user).filter(pk__in=list(by_account)).select_related("customer")}
+    rows = []
+    for account_id, row in by_account.items():
+        account = visible.get(account_id)
+        if account is None:
+            continue
+        rows.append({**row, "account": account, "days_overdue": (as_of_date - row["oldest_due"]).days})
+    rows.sort(key=lambda r: (-r["arrears_fen"], r["account"].number))
+    return rows[:limit]
+
+
+def notices(*, user: User | None, account_id: int | None = None, stage: str = "") -> QuerySet[Notice]:
+    qs = Notice.objects.select_related("account", "charge", "message").filter(
+        account__in=_scoped_accounts(user))
+    if account_id:
+        qs = qs.filter(account_id=account_id)
+    if stage:
+        qs = qs.filter(stage=stage)
+    return qs
+
+
+def call_queue(*, user: User | None, status: str = CallTask.Status.OPEN) -> QuerySet[CallTask]:
+    qs = CallTask.objects.select_related("account", "account__customer", "notice").filter(
+        account__in=_scoped_accounts(user))
+    return qs.filter(status=status) if status else qs
+
+
+def promises(*, user: User | None, status: str = "") -> QuerySet[Promise]:
+    qs = Promise.objects.select_related("account", "charge").filter(account__in=_scoped_accounts(user))
+    return qs.filter(status=status) if status else qs
+
+
+def open_promise(*, account_id: int, as_of_date: date) -> Promise | None:
+    return Promise.objects.filter(account_id=account_id, status=Promise.Status.OPEN,
+                                  promised_date__gte=as_of_date).first()
+
+
+def suspension_cases(*, user: User | None, status: str = "", active: bool = False) -> QuerySet[SuspensionCase]:
+    qs = SuspensionCase.objects.select_related("account", "account__customer", "work_order").filter(
+        account__in=_scoped_accounts(user))
+    if active:
+        qs = qs.filter(status__in=SuspensionCase.ACTIVE)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def suspension_case_get(*, user: User | None, case_id: int) -> SuspensionCase | None:
+    return suspension_cases(user=user).filter(pk=case_id).first()
+
+
+def restoration_overdue(*, user: User | None, as_of: datetime) -> QuerySet[SuspensionCase]:
+    return suspension_cases(user=user, status=SuspensionCase.Status.RESTORING).filter(restore_due_at__lt=as_of)
+
+
+def late_fee_assessments(*, user: User | None, account_id: int | None = None) -> QuerySet[LateFeeAssessment]:
+    qs = LateFeeAssessment.objects.select_related("account", "charge").filter(account__in=_scoped_accounts(user))
+    return qs.filter(account_id=account_id) if account_id else qs
+
+
+# -- KPI ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CollectionRate:
+    """电费回收率 = 实收电费 / 应收电费 × 100% (T/CI 1281—2025 表1)."""
+
+    start: date
+    end: date  # bills due in [start, end)
+    receivable_fen: int  # 应收: bills due in the window, net of credit notes
+    collected_fen: int  # 实收: what has been paid on them by as_of
+    outstanding_fen: int
+    bills: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        if not self.receivable_fen:
+            return None
+        return Decimal(self.collected_fen) / Decimal(self.receivable_fen)
+
+
+def collection_rate(*, start: date, end: date, as_of_date: date, org_unit_path: str = "") -> CollectionRate:
+    """Bills (not late fees) due in [start, end); postings dated after `as_of_date` are ignored.
+
+    Receivable is the bill amount less credit notes; collected is what payments, credit and
+    discounts took off it. A bill later reissued counts once: the credit note cancels the old one.
+    """
+    bills = Charge.objects.filter(kind=Charge.Kind.BILL, due_date__gte=start, due_date__lt=end)
+    if org_unit_path:
+        bills = bills.filter(account__org_unit__path__startswith=org_unit_path)
+    postings = Posting.objects.filter(charge__in=bills, ledger=Ledger.AR, entry__business_date__lte=as_of_date)
+    billed = postings.filter(amount_fen__gt=0, entry__kind=JournalEntry.Kind.CHARGE).aggregate(s=Sum("amount_fen"))["s"] or 0
+    credited = -(postings.filter(entry__kind=JournalEntry.Kind.CREDIT_NOTE).aggregate(s=Sum("amount_fen"))["s"] or 0)
+    total = postings.aggregate(s=Sum("amount_fen"))["s"] or 0
+    receivable = billed - credited
+    return CollectionRate(start=start, end=end, receivable_fen=receivable, collected_fen=receivable - total,
+                          outstanding_fen=total, bills=bills.count())
