@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "gridcare.cli.demo",
     "gridcare.cli.imports",
     "gridcare.cli.tokens",
+    "gridcare.cli.money",
 ]
 
 
