@@ -135,7 +135,7 @@ def test_promise_rules(co):
     with pytest.raises(ValidationFailed) as third:
         promise_record(actor=co.agent, account_id=co.shop.pk, promised_date=date(2026, 11, 20), amount_fen=100,
                        as_of=at(2026, 11, 15))
-    assert "limit is 2" in third.value.message
+    assert third.value.message == "该账单已有 2 次承诺，上限为 2 次"
     assert Promise.objects.count() == 2
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
+from django.utils.translation import gettext as _
 
 from gridcare.access.models import User
 from gridcare.access.roles import can
@@ -58,7 +59,7 @@ class UnableToResolveDiscrepancy(ValidationFailed):
 
 def _require(actor: User | None) -> None:
     if actor is not None and (not actor.is_active or not can(actor.role, CAPABILITY)):
-        raise PermissionDenied(f"your role may not reconcile statements ({CAPABILITY})")
+        raise PermissionDenied(_("your role may not reconcile statements (%(capability)s)") % {"capability": CAPABILITY})
 
 
 # -- candidates -----------------------------------------------------------------------------------
@@ -314,7 +315,8 @@ def statement_import(*, source: str, content: bytes, file_name: str, actor: User
     spec = reconciliation_policy().source(source, kind=kind)
     parsed = parse_statement(spec, content, tz=BUSINESS_TZ)
     if not parsed.ok:
-        raise StatementRejected(f"{len(parsed.errors)} row error(s); nothing was imported", errors=parsed.errors)
+        raise StatementRejected(_("%(n)s row error(s); nothing was imported") % {"n": len(parsed.errors)},
+                                errors=parsed.errors)
     existing = Statement.objects.filter(source=spec.code, sha256=parsed.sha256).first()
     if existing is not None:
         return ImportResult(statement=existing, created=False, lines=existing.lines_total,
@@ -334,7 +336,7 @@ def statement_import(*, source: str, content: bytes, file_name: str, actor: User
         if existing is not None:
             return ImportResult(statement=existing, created=False, lines=existing.lines_total,
                                 skipped=existing.lines_total)
-        raise Conflict(f"another import of {spec.code} statements ran at the same time; import again",
+        raise Conflict(_("another import of %(source)s statements ran at the same time; import again") % {"source": spec.code},
                        field="file") from None
     return result
 
@@ -418,21 +420,22 @@ def discrepancy_resolve(*, actor: User, discrepancy_id: int, resolution: str, no
     The supervision work order is resolved with the same text."""
     _require(actor)
     if actor is None:
-        raise PermissionDenied("a person resolves discrepancies")
+        raise PermissionDenied(_("a person resolves discrepancies"))
     discrepancy = (Discrepancy.objects.select_for_update().select_related("line", "work_order")
                    .filter(pk=discrepancy_id).first())
     if discrepancy is None:
-        raise NotFound(f"discrepancy {discrepancy_id} not found", field="discrepancy_id")
+        raise NotFound(_("discrepancy %(id)s not found") % {"id": discrepancy_id}, field="discrepancy_id")
     if discrepancy.status != Discrepancy.Status.OPEN:
-        raise UnableToResolveDiscrepancy("the discrepancy is already resolved", field="status")
+        raise UnableToResolveDiscrepancy(_("the discrepancy is already resolved"), field="status")
     choices = [c for c in Discrepancy.Resolution.values if c != Discrepancy.Resolution.AUTO_MATCHED]
     if resolution not in choices:
-        raise ValidationFailed(f"{resolution!r} is not one of {', '.join(choices)}", field="resolution")
+        raise ValidationFailed(_("%(value)r is not one of %(choices)s") % {"value": resolution, "choices": ", ".join(choices)},
+                               field="resolution")
     note = (note or "").strip()
     if len(note) > 255:
-        raise ValidationFailed("note is longer than 255 characters", field="note")
+        raise ValidationFailed(_("note is longer than 255 characters"), field="note")
     if resolution != Discrepancy.Resolution.MATCHED_MANUALLY and not note:
-        raise ValidationFailed("say what was done", field="note")
+        raise ValidationFailed(_("say what was done"), field="note")
     policy = reconciliation_policy()
     source = policy.source(discrepancy.source)
     others: list[Discrepancy] = []
@@ -441,22 +444,24 @@ def discrepancy_resolve(*, actor: User, discrepancy_id: int, resolution: str, no
             line = discrepancy.line
             payment = Payment.objects.filter(pk=payment_id or 0, source__in=source.covers).first()
             if payment is None:
-                raise ValidationFailed(f"payment {payment_id} is not a payment of {source.code}", field="payment_id")
+                raise ValidationFailed(_("payment %(id)s is not a payment of %(source)s") % {"id": payment_id, "source": source.code},
+                                       field="payment_id")
         elif discrepancy.kind == Discrepancy.Kind.MISSING:
             payment = Payment.objects.get(pk=discrepancy.payment_id)
             line = StatementLine.objects.select_for_update().filter(
                 pk=line_id or 0, source=discrepancy.source, status=LineStatus.UNMATCHED).first()
             if line is None:
-                raise ValidationFailed(f"line {line_id} is not an unmatched line of {source.code}", field="line_id")
+                raise ValidationFailed(_("line %(id)s is not an unmatched line of %(source)s") % {"id": line_id, "source": source.code},
+                                       field="line_id")
         else:
-            raise UnableToResolveDiscrepancy(f"a {discrepancy.kind} discrepancy is not matched by hand",
+            raise UnableToResolveDiscrepancy(_("a %(kind)s discrepancy is not matched by hand") % {"kind": discrepancy.get_kind_display()},
                                              field="resolution")
         if StatementLine.objects.filter(payment=payment, status__in=(LineStatus.MATCHED,
                                                                      LineStatus.MISMATCHED)).exists():
-            raise ValidationFailed(f"payment {payment.pk} is already reconciled", field="payment_id")
+            raise ValidationFailed(_("payment %(id)s is already reconciled") % {"id": payment.pk}, field="payment_id")
         if payment.amount_fen != line.amount_fen:
-            raise ValidationFailed(f"amounts differ: statement {format_yuan(line.amount_fen)}, "
-                                   f"payment {format_yuan(payment.amount_fen)}", field="payment_id")
+            raise ValidationFailed(_("amounts differ: statement %(line)s, payment %(payment)s") % {
+                "line": format_yuan(line.amount_fen), "payment": format_yuan(payment.amount_fen)}, field="payment_id")
         line.status, line.method, line.reason = LineStatus.MATCHED, "manual", ""
         line.payment, line.account_id, line.auto = payment, payment.account_id, False
         line.matched_at, line.matched_by = as_of, actor

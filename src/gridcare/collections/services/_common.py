@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from django.utils.translation import gettext as _
+
 from gridcare.access.models import User
 from gridcare.access.roles import can
 from gridcare.core.calendars import BUSINESS_TZ, WorkingCalendar
@@ -29,7 +31,7 @@ def require(actor: User | None, capability: str) -> None:
     if actor is None:
         return
     if not actor.is_active or not can(actor.role, capability):
-        raise PermissionDenied(f"your role may not do this ({capability})")
+        raise PermissionDenied(_("your role may not do this (%(capability)s)") % {"capability": capability})
 
 
 def local_date(at: datetime) -> date:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from gridcare.access.models import User
 from gridcare.collections import ledger
@@ -156,7 +157,7 @@ def late_fees_assess_account(*, actor: User | None, account_id: int, as_of: date
     if actor is not None:
         qs = qs.filter(account_scope_q(user=actor))
     if not qs.exists():
-        raise NotFound(f"account {account_id} not found", field="account_id")
+        raise NotFound(_("account %(id)s not found") % {"id": account_id}, field="account_id")
     today = local_date(as_of)
     result = AssessResult()
     for quote in late_fee_quote(account_id=account_id, as_of_date=today):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from gridcare.access.models import User
 from gridcare.collections.models import CallTask, Promise
@@ -24,7 +25,7 @@ def _account(actor: User | None, account_id: int) -> Account:
         qs = qs.filter(account_scope_q(user=actor))
     account = qs.filter(pk=account_id).first()
     if account is None:
-        raise NotFound(f"account {account_id} not found", field="account_id")
+        raise NotFound(_("account %(id)s not found") % {"id": account_id}, field="account_id")
     return account
 
 
@@ -38,30 +39,30 @@ def promise_record(*, actor: User | None, account_id: int, promised_date: date, 
     policy = collections_policy().dunning
     today = local_date(as_of)
     if promised_date < today:
-        raise ValidationFailed("the promised date is in the past", field="promised_date")
+        raise ValidationFailed(_("the promised date is in the past"), field="promised_date")
     if promised_date > today + timedelta(days=policy.promise_max_days_ahead):
-        raise ValidationFailed(f"at most {policy.promise_max_days_ahead} days ahead", field="promised_date")
+        raise ValidationFailed(_("at most %(n)s days ahead") % {"n": policy.promise_max_days_ahead}, field="promised_date")
     arrears = account_arrears(account_id=account.pk, as_of_date=today)
     if arrears <= 0:
-        raise ValidationFailed("the account has no arrears to promise", field="account_id")
+        raise ValidationFailed(_("the account has no arrears to promise"), field="account_id")
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
-        raise ValidationFailed("the amount must be a positive number of fen", field="amount_fen")
+        raise ValidationFailed(_("the amount must be a positive number of fen"), field="amount_fen")
     if amount_fen > arrears:
-        raise ValidationFailed(f"more than the arrears ({arrears} fen)", field="amount_fen")
+        raise ValidationFailed(_("more than the arrears (%(fen)s fen)") % {"fen": arrears}, field="amount_fen")
     oldest = next(i for i in open_items(kinds=("bill", "late_fee"), account_ids=[account.pk], due_on_or_before=today))
     made = Promise.objects.filter(charge_id=oldest.charge_id).exclude(status=Promise.Status.CANCELLED).count()
     if made >= policy.promise_max_per_bill:
-        raise ValidationFailed(f"{made} promises were already made for this bill; the limit is "
-                               f"{policy.promise_max_per_bill}", field="promised_date")
+        raise ValidationFailed(_("%(made)s promises were already made for this bill; the limit is %(limit)s")
+                               % {"made": made, "limit": policy.promise_max_per_bill}, field="promised_date")
     if len(note) > 255:
-        raise ValidationFailed("note is longer than 255 characters", field="note")
+        raise ValidationFailed(_("note is longer than 255 characters"), field="note")
     try:
         with transaction.atomic():
             return Promise.objects.create(
                 account=account, charge_id=oldest.charge_id, promised_date=promised_date, amount_fen=amount_fen,
                 arrears_fen=arrears, channel=channel[:16], note=note, recorded_by=actor, created_at=as_of)
     except IntegrityError:
-        raise Conflict("the account already has an open promise", field="account_id") from None
+        raise Conflict(_("the account already has an open promise"), field="account_id") from None
 
 
 @transaction.atomic
@@ -93,14 +94,15 @@ def call_task_complete(*, actor: User, task_id: int, reached: bool, note: str, a
     task = CallTask.objects.select_for_update().filter(pk=task_id, account__in=Account.objects.filter(
         account_scope_q(user=actor))).first()
     if task is None:
-        raise NotFound(f"call task {task_id} not found", field="task_id")
+        raise NotFound(_("call task %(id)s not found") % {"id": task_id}, field="task_id")
     if task.status != CallTask.Status.OPEN:
-        raise UnableToChangeCase(f"the call task is already {task.get_status_display()}", field="status")
+        raise UnableToChangeCase(_("the call task is already %(status)s") % {"status": task.get_status_display()},
+                                 field="status")
     if len(note or "") > 255:
-        raise ValidationFailed("note is longer than 255 characters", field="note")
+        raise ValidationFailed(_("note is longer than 255 characters"), field="note")
     if promised_date is not None:
         if not reached:
-            raise ValidationFailed("a promise needs the customer to have been reached", field="promised_date")
+            raise ValidationFailed(_("a promise needs the customer to have been reached"), field="promised_date")
         promise_record(actor=actor, account_id=task.account_id, promised_date=promised_date,
                        amount_fen=promised_amount_fen or 0, as_of=as_of, note=note, channel="call")
     task.status = CallTask.Status.DONE if reached else CallTask.Status.UNREACHABLE

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from gridcare.access.models import User
 from gridcare.collections.models import Notice, Promise, SuspensionCase, SuspensionEvent
@@ -50,13 +51,14 @@ def _case_for_update(actor: User | None, case_id: int) -> SuspensionCase:
         qs = qs.filter(account__in=Account.objects.filter(account_scope_q(user=actor)))
     case = qs.select_related("account", "account__customer").first()
     if case is None:
-        raise NotFound(f"suspension case {case_id} not found", field="case_id")
+        raise NotFound(_("suspension case %(id)s not found") % {"id": case_id}, field="case_id")
     return case
 
 
 def _require_status(case: SuspensionCase, allowed: tuple[str, ...], action: str) -> None:
     if case.status not in allowed:
-        raise UnableToChangeCase(f"cannot {action}: the case is {case.get_status_display()}", field="status")
+        raise UnableToChangeCase(_("cannot %(action)s: the case is %(status)s") % {
+            "action": action, "status": case.get_status_display()}, field="status")
 
 
 def _notify(case: SuspensionCase, *, template: str, purpose: str, context: dict, as_of: datetime,
@@ -158,21 +160,21 @@ def suspension_propose(*, actor: User, account_id: int, as_of: datetime) -> Susp
     account = Account.objects.select_for_update().select_related("customer").filter(
         account_scope_q(user=actor), pk=account_id).first()
     if account is None:
-        raise NotFound(f"account {account_id} not found", field="account_id")
+        raise NotFound(_("account %(id)s not found") % {"id": account_id}, field="account_id")
     today = local_date(as_of)
     item = _oldest_overdue(today, [account.pk]).get(account.pk)
     if item is None:
-        raise ValidationFailed(f"no bill overdue more than {collections_policy().suspension.after_days_overdue} days",
+        raise ValidationFailed(_("no bill overdue more than %(n)s days") % {"n": collections_policy().suspension.after_days_overdue},
                                field="account_id")
     owed = arrears_by_account(as_of_date=today, account_ids=[account.pk]).get(account.pk, 0)
     why = _ineligible(account, owed=owed, today=today)
     if why:
-        raise ValidationFailed(f"not eligible: {why}", field="account_id")
+        raise ValidationFailed(_("not eligible: %(why)s") % {"why": _(why)}, field="account_id")
     try:
         with transaction.atomic():
             return _propose(account, item, owed=owed, actor=actor, as_of=as_of)
     except IntegrityError:
-        raise UnableToChangeCase("the account already has an open suspension case", field="account_id") from None
+        raise UnableToChangeCase(_("the account already has an open suspension case"), field="account_id") from None
 
 
 # -- approval and notice --------------------------------------------------------------------------
@@ -191,17 +193,17 @@ def suspension_approve(*, actor: User, case_id: int, as_of: datetime, note: str 
     policy = collections_policy().suspension
     require(actor, policy.approve_capability)
     if actor is None:
-        raise PermissionDenied("a person approves suspensions")
+        raise PermissionDenied(_("a person approves suspensions"))
     case = _case_for_update(actor, case_id)
-    _require_status(case, (SuspensionCase.Status.PROPOSED,), "approve")
+    _require_status(case, (SuspensionCase.Status.PROPOSED,), _("approve"))
     if case.proposed_by_id == actor.pk:
-        raise PermissionDenied("the proposer cannot approve their own proposal")
+        raise PermissionDenied(_("the proposer cannot approve their own proposal"))
     today = local_date(as_of)
     owed = arrears_by_account(as_of_date=today, account_ids=[case.account_id]).get(case.account_id, 0)
     if owed <= 0:
-        raise UnableToChangeCase("the arrears are paid; nothing to approve", field="status")
+        raise UnableToChangeCase(_("the arrears are paid; nothing to approve"), field="status")
     if policy.is_protected(case.account.customer.protected_class):
-        raise UnableToChangeCase("the customer is protected from suspension", field="status")
+        raise UnableToChangeCase(_("the customer is protected from suspension"), field="status")
     case.status = SuspensionCase.Status.NOTIFIED
     case.approved_by, case.approved_at = actor, as_of
     case.planned_at = _planned_at(case.category, as_of)
@@ -220,9 +222,9 @@ def suspension_approve(*, actor: User, case_id: int, as_of: datetime, note: str 
 def suspension_reject(*, actor: User, case_id: int, reason: str, as_of: datetime) -> SuspensionCase:
     require(actor, collections_policy().suspension.approve_capability)
     case = _case_for_update(actor, case_id)
-    _require_status(case, (SuspensionCase.Status.PROPOSED,), "reject")
+    _require_status(case, (SuspensionCase.Status.PROPOSED,), _("reject"))
     if not (reason or "").strip():
-        raise ValidationFailed("give a reason", field="reason")
+        raise ValidationFailed(_("give a reason"), field="reason")
     case.status = SuspensionCase.Status.REJECTED
     case.closed_reason = reason.strip()[:255]
     case.save(update_fields=["status", "closed_reason"])
@@ -258,13 +260,14 @@ def suspension_execute(*, actor: User, case_id: int, as_of: datetime, note: str 
     final reminder, or when the arrears were paid meanwhile."""
     require(actor, collections_policy().suspension.execute_capability)
     case = _case_for_update(actor, case_id)
-    _require_status(case, (SuspensionCase.Status.REMINDED,), "execute (the final reminder has not gone out)")
+    _require_status(case, (SuspensionCase.Status.REMINDED,), _("execute (the final reminder has not gone out)"))
     if as_of < case.planned_at:
-        raise UnableToChangeCase(f"the notice runs until {case.planned_at.astimezone(BUSINESS_TZ):%Y-%m-%d %H:%M}",
+        raise UnableToChangeCase(_("the notice runs until %(at)s") % {
+            "at": f"{case.planned_at.astimezone(BUSINESS_TZ):%Y-%m-%d %H:%M}"},
                                  field="as_of")
     owed = arrears_by_account(as_of_date=local_date(as_of), account_ids=[case.account_id]).get(case.account_id, 0)
     if owed <= 0:
-        raise UnableToChangeCase("the arrears are paid; cancel instead", field="status")
+        raise UnableToChangeCase(_("the arrears are paid; cancel instead"), field="status")
     case.status = SuspensionCase.Status.SUSPENDED
     case.executed_at, case.executed_by = as_of, actor
     case.save(update_fields=["status", "executed_at", "executed_by"])
@@ -352,7 +355,7 @@ def suspension_restore(*, actor: User, case_id: int, as_of: datetime, note: str 
     """Supply is back: the account is active again and the 复电 work order resolved."""
     require(actor, collections_policy().suspension.execute_capability)
     case = _case_for_update(actor, case_id)
-    _require_status(case, (SuspensionCase.Status.RESTORING,), "restore")
+    _require_status(case, (SuspensionCase.Status.RESTORING,), _("restore"))
     case.status = SuspensionCase.Status.RESTORED
     case.restored_at, case.restored_by = as_of, actor
     case.save(update_fields=["status", "restored_at", "restored_by"])
