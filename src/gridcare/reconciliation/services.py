@@ -421,7 +421,7 @@ def discrepancy_resolve(*, actor: User, discrepancy_id: int, resolution: str, no
     _require(actor)
     if actor is None:
         raise PermissionDenied(_("a person resolves discrepancies"))
-    discrepancy = (Discrepancy.objects.select_for_update().select_related("line", "work_order")
+    discrepancy = (Discrepancy.objects.select_for_update(of=("self",)).select_related("line", "work_order")
                    .filter(pk=discrepancy_id).first())
     if discrepancy is None:
         raise NotFound(_("discrepancy %(id)s not found") % {"id": discrepancy_id}, field="discrepancy_id")
