@@ -1,8 +1,5 @@
-"""Bills and payments on the receivables ledger for collections and reconciliation tests.
-
-Balanced double entry written the way the payments app books them (charge: AR debit / revenue
-credit; payment: clearing debit / AR credit per open item, oldest first, remainder to credit).
-"""
+"""Bills and payments on the receivables ledger for collections and reconciliation tests, through
+payments' public services (the same paths billing and the payment channels use)."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from datetime import date, datetime, time
 from gridcare.core.calendars import BUSINESS_TZ
 from gridcare.customers.models import Account
 from gridcare.payments.models import AccountLedger, Channel, Charge, JournalEntry, Ledger, Payment, Posting
+from gridcare.payments.services import bill_charge_post, payment_post
 
 _seq = itertools.count(1)
 
@@ -20,50 +18,21 @@ def _at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=BUSINESS_TZ)
 
 
-def _header(account: Account, delta: int, at: datetime) -> None:
-    header, _ = AccountLedger.objects.get_or_create(account=account)
-    header.balance_fen += delta
-    header.entries += 1
-    header.updated_at = at
-    header.save()
-
-
 def bill(account: Account, amount_fen: int, *, due: date, issued: date | None = None, period: str = "") -> Charge:
     n = next(_seq)
     issued = issued or due.replace(day=1)
-    at = _at(issued)
-    entry = JournalEntry.objects.create(account=account, kind=JournalEntry.Kind.CHARGE, source=f"bill:test:{n}",
-                                        business_date=issued, created_at=at)
-    charge = Charge.objects.create(account=account, kind=Charge.Kind.BILL, reference=f"B{n:08d}",
-                                   payment_reference=f"PR{n:08d}", period_code=period or f"{issued:%Y-%m}",
-                                   amount_fen=amount_fen, due_date=due, bill_id=n, entry=entry, created_at=at)
-    Posting.objects.create(entry=entry, account=account, ledger=Ledger.AR, charge=charge, amount_fen=amount_fen)
-    Posting.objects.create(entry=entry, account=account, ledger=Ledger.REVENUE, amount_fen=-amount_fen)
-    _header(account, amount_fen, at)
-    return charge
+    return bill_charge_post(account_id=account.pk, amount_fen=amount_fen, reference=f"B{n:08d}", due_date=due,
+                            as_of=_at(issued), source=f"bill:test:{n}", bill_id=n, payment_reference=f"PR{n:08d}",
+                            period_code=period or f"{issued:%Y-%m}", business_date=issued).charge
 
 
 def pay(account: Account, amount_fen: int, *, on: date, source: str = "ICBC", channel: str = Channel.BANK_DEBIT,
         external_ref: str = "", hour: int = 10) -> Payment:
     n = next(_seq)
     at = _at(on, hour)
-    entry = JournalEntry.objects.create(account=account, kind=JournalEntry.Kind.PAYMENT, source=f"pay:test:{n}",
-                                        business_date=on, created_at=at)
-    Posting.objects.create(entry=entry, account=account, ledger=Ledger.CLEARING, channel=channel,
-                           amount_fen=amount_fen)
-    left = amount_fen
-    for charge in Charge.objects.filter(account=account).order_by("due_date", "id"):
-        owed = sum(charge.postings.filter(ledger=Ledger.AR).values_list("amount_fen", flat=True))
-        part = min(owed, left)
-        if part > 0:
-            Posting.objects.create(entry=entry, account=account, ledger=Ledger.AR, charge=charge, amount_fen=-part)
-            left -= part
-    if left:
-        Posting.objects.create(entry=entry, account=account, ledger=Ledger.CREDIT, amount_fen=-left)
-    _header(account, -amount_fen, at)
-    return Payment.objects.create(account=account, channel=channel, method=Payment.Method.DEBIT, source=source,
-                                  external_ref=external_ref or f"EXT{n:08d}", amount_fen=amount_fen, received_at=at,
-                                  business_date=on, entry=entry, created_at=at)
+    method = Payment.Method.DEBIT if channel == Channel.BANK_DEBIT else Payment.Method.TRANSFER
+    return payment_post(account_id=account.pk, amount_fen=amount_fen, channel=channel, method=method, source=source,
+                        received_at=at, as_of=at, external_ref=external_ref or f"EXT{n:08d}", business_date=on).payment
 
 
 def outstanding(charge: Charge) -> int:
