@@ -30,6 +30,7 @@ from gridcare.rating.frames import (
     ACCOUNTS_SCHEMA,
     ID,
     INTERVALS_SCHEMA,
+    LINES_SCHEMA,
     SEGMENTS_SCHEMA,
     USAGE_SCHEMA,
     RatingResult,
@@ -91,6 +92,7 @@ def rate(
     segments: pl.DataFrame | None = None,
     hot_days: Iterable[date] = (),
     interval_points: int = 24,
+    explain: bool = True,
 ) -> RatingResult:
     """Rate every account for the billing period ``[period_start, period_end)``.
 
@@ -98,6 +100,7 @@ def rate(
     only for problems of the whole run; an account with bad data is returned in ``rejected``
     with no lines and no total."""
     run = _Run(accounts, usage, schedules, period_start, period_end, intervals, segments, hot_days, interval_points)
+    run.explain = explain
     return run.result()
 
 
@@ -147,8 +150,10 @@ class _Run:
                     field=f"{name}.account_id",
                 )
         self.energy_override = energy_override
+        self.explain = True
         self.rejects: list[pl.DataFrame] = []
         self.lines: list[pl.DataFrame] = []
+        self.kinds: list[dict[str, Any]] = []
         self.versions: dict[str, Schedule] = {}
 
     # ------------------------------------------------------------------------------------ helpers
@@ -167,7 +172,7 @@ class _Run:
         *,
         sched: Schedule,
         component: str,
-        line_code: str | pl.Expr,
+        line_code: str,
         seq: int,
         qty: pl.Expr,
         unit: str,
@@ -181,9 +186,16 @@ class _Run:
         keep_zero: bool = False,
     ) -> None:
         """Append one kind of line for every row of ``frame`` whose quantity or amount is not zero.
-        ``zh``/``en`` are callables returning string expressions (built only for kept rows)."""
+        ``zh``/``en`` are callables returning string expressions (built only for kept rows). The
+        constant columns of a kind (tariff, component, line code, unit, rule) are attached once at
+        assembly from the kinds table, not repeated per row."""
+        kind = len(self.kinds)
+        self.kinds.append(
+            {"seq": seq, "tariff": sched.code, "version": sched.version, "component": component,
+             "line_code": line_code, "unit": unit, "rule": rule}
+        )
         staged = frame.select(
-            pl.col(ID),
+            pl.col("_a"),
             pl.col(start).alias("start_date"),
             pl.col(end).alias("end_date"),
             qty.cast(pl.Int64).alias("qty"),
@@ -196,26 +208,20 @@ class _Run:
             staged = staged.filter((pl.col("qty") != 0) | (pl.col("amount_fen") != 0))
         if staged.height == 0:
             return
-        self.lines.append(
-            staged.select(
-                pl.col(ID),
-                pl.lit(seq, dtype=pl.Int32).alias("seq"),
-                pl.lit(sched.code).alias("tariff"),
-                pl.lit(sched.version).alias("version"),
-                pl.col("start_date"),
-                pl.col("end_date"),
-                pl.lit(component).alias("component"),
-                (pl.lit(line_code) if isinstance(line_code, str) else line_code).alias("line_code"),
-                pl.col("qty"),
-                pl.lit(unit).alias("unit"),
-                pl.col("price"),
-                pl.col("amount_fen"),
-                pl.lit(rule).alias("rule"),
-                zh().alias("explanation_zh"),
-                en().alias("explanation_en"),
-                pl.col("pfe"),
-            )
-        )
+        cols = [
+            pl.col("_a"),
+            pl.lit(kind, dtype=pl.UInt32).alias("kind"),
+            pl.col("start_date"),
+            pl.col("end_date"),
+            pl.col("qty"),
+            pl.col("price"),
+            pl.col("amount_fen"),
+            pl.col("pfe"),
+        ]
+        if self.explain:
+            staged = staged.with_columns(fmt_milli(pl.col("qty")).alias("x_qs"))
+            cols += [zh().alias("explanation_zh"), en().alias("explanation_en")]
+        self.lines.append(staged.select(cols))
 
     # ------------------------------------------------------------------------------------- stages
 
@@ -224,7 +230,11 @@ class _Run:
         seg = self._segments(accounts)
         pieces = self._pieces(seg)
         pieces = self._usage_into_pieces(pieces)
-        pieces = pieces.join(accounts.drop("tariff", "capacity_va", "contract_demand_w"), on=ID, how="left")
+        attrs = accounts.drop("_a", "tariff", "capacity_va", "contract_demand_w")
+        if _aligned(pieces, attrs, segment=False):
+            pieces = pieces.hstack(attrs.drop(ID))
+        else:
+            pieces = pieces.join(attrs, on=ID, how="left")
         pieces = self._losses_and_eligibility(pieces)
         pf = self._cos_phi(pieces)
         parts = self._parts(pieces)
@@ -237,7 +247,8 @@ class _Run:
         return self._assemble(parts, pf)
 
     def _check_accounts(self) -> pl.DataFrame:
-        acc = self.accounts
+        acc = self.accounts.with_row_index("_a")
+        self.accounts = acc
         if acc.height != acc.select(pl.col(ID).n_unique()).item():
             self.reject(acc, pl.col(ID).is_duplicated(), "accounts.account_id", "account_id appears more than once")
         known = list(self.schedules.codes)
@@ -276,6 +287,7 @@ class _Run:
         ps, pe = self.ps, self.pe
         base = acc.select(
             pl.col(ID),
+            pl.col("_a"),
             pl.lit(1, dtype=pl.Int32).alias("segment"),
             pl.lit(ps).alias("seg_start"),
             pl.lit(pe).alias("seg_end"),
@@ -310,9 +322,10 @@ class _Run:
             "segments.start_date",
             pl.format("segment {} overlaps the previous segment", pl.col("segment")),
         )
-        segd = s.join(acc.select(ID, pl.col("tariff").alias("a_tariff"), pl.col("capacity_va").alias("a_cap"),
+        segd = s.join(acc.select(ID, "_a", pl.col("tariff").alias("a_tariff"), pl.col("capacity_va").alias("a_cap"),
                                  pl.col("contract_demand_w").alias("a_cd")), on=ID, how="inner").select(
             pl.col(ID),
+            pl.col("_a"),
             pl.col("segment"),
             pl.col("start_date").alias("seg_start"),
             pl.col("end_date").alias("seg_end"),
@@ -352,9 +365,12 @@ class _Run:
             (pl.col("v_start") != self.ps) | (pl.col("v_end") != self.pe)
         ).height == 0
         if single:
-            pieces = seg.join(versions.select("tariff", "vkey"), on="tariff", how="inner").with_columns(
-                pl.col("seg_start").alias("piece_start"), pl.col("seg_end").alias("piece_end")
-            )
+            # one version per tariff covering the period: no join, the account order is kept
+            pieces = seg.with_columns(
+                pl.col("tariff").replace_strict(versions["tariff"], versions["vkey"], default=None).alias("vkey"),
+                pl.col("seg_start").alias("piece_start"),
+                pl.col("seg_end").alias("piece_end"),
+            ).filter(pl.col("vkey").is_not_null())
         else:
             pieces = (
                 seg.join(versions, on="tariff", how="inner")
@@ -402,7 +418,10 @@ class _Run:
             u = None
         cols_zero = {c: 0 for c in B_M}
         if u is not None:
-            joined = pieces.join(u, on=[ID, "segment"], how="left")
+            if _aligned(pieces, u):
+                joined = pieces.hstack(u.drop(ID, "segment"))
+            else:
+                joined = pieces.join(u, on=[ID, "segment"], how="left")
         else:
             joined = pieces.with_columns(
                 *[pl.lit(None, dtype=pl.Int64).alias(c) for c in [*B_M, "m_total", "q_var", "dmax"]],
@@ -418,8 +437,11 @@ class _Run:
             pl.col("m_total").fill_null(0),
             pl.col("has_b").fill_null(False),
         )
-        has_any = joined.group_by(ID).agg(pl.col("has_row").fill_null(False).any().alias("any_usage"))
-        self.reject(has_any, ~pl.col("any_usage"), "usage", "no usage rows or intervals for the account")
+        if joined.height == self.accounts.height and not self.split and not self.has_segments:
+            self.reject(joined, ~pl.col("has_row").fill_null(False), "usage", "no usage rows or intervals for the account")
+        else:
+            has_any = joined.group_by(ID).agg(pl.col("has_row").fill_null(False).any().alias("any_usage"))
+            self.reject(has_any, ~pl.col("any_usage"), "usage", "no usage rows or intervals for the account")
         return joined
 
     def _register_windows(self, u: pl.DataFrame, acc_ids: pl.Series, interval_ids: pl.Series | None) -> pl.DataFrame:
@@ -706,7 +728,7 @@ class _Run:
         fn, fd = self._factor(loss.fixed_proration)
         pv = pv.with_columns(fn.alias("x_fn"), fd.alias("x_fd"))
         seq = 10
-        kwh = fmt_milli(pl.col("qty"))
+        kwh = pl.col("x_qs")
         self.emit(
             pv.with_columns(pl.col("transformer_loss_wh").alias("x_mon")),
             sched=sched, component=loss.id, line_code=f"{loss.id}.fixed", seq=seq, start="piece_start", end="piece_end",
@@ -737,7 +759,7 @@ class _Run:
         the rounded value is the largest k/100 whose rounding boundary cos φ reaches, tested with
         integers (P²·(D² − b²) ≥ b²·Q²), so no square root or float is involved."""
         el = pieces.filter(pl.col("pf_eligible"))
-        empty = pl.DataFrame(schema={ID: self.id_dtype, "cos_k": pl.Int64, "pf_std": pl.String, "rate_e8": pl.Int64,
+        empty = pl.DataFrame(schema={"_a": pl.UInt32, "cos_k": pl.Int64, "pf_std": pl.String, "rate_e8": pl.Int64,
                                      "pct_text": pl.String})
         if el.height == 0:
             return empty
@@ -747,7 +769,7 @@ class _Run:
             "usage.reactive_varh",
             "reactive_varh is required: power-factor adjustment applies",
         )
-        acc = el.sort(ID, "piece_start").group_by(ID).agg(
+        acc = el.sort("_a", "piece_start").group_by("_a").agg(
             pl.col("b_total").sum().cast(pl.Int128).alias("P"),
             pl.col("q_var_b").sum().cast(pl.Int128).alias("Q"),
             pl.col("pf_std").first(),
@@ -782,7 +804,7 @@ class _Run:
                             rows.append({"pf_std": std, "cos_k": k, "rate_e8": int(pct * 10**6),
                                          "pct_text": ("+" if pct > 0 else "") + fmt_decimal(pct.normalize() if pct == pct.to_integral() else pct)})
         table = pl.DataFrame(rows, schema={"pf_std": pl.String, "cos_k": pl.Int64, "rate_e8": pl.Int64, "pct_text": pl.String})
-        return acc.select(ID, "cos_k", "pf_std").join(table, on=["pf_std", "cos_k"], how="left")
+        return acc.select("_a", "cos_k", "pf_std").join(table, on=["pf_std", "cos_k"], how="left")
 
     def _parts(self, pieces: pl.DataFrame) -> pl.DataFrame:
         """Pool pieces per (account, version, PF eligibility); annual-tier offsets across parts."""
@@ -831,15 +853,17 @@ class _Run:
         if pf_comp is not None:
             comp, seq = pf_comp
             mine = self.lines[base_lines_start:]
+            kinds = [i for i, k in enumerate(self.kinds) if k["component"] in comp.applies_to and k["tariff"] == sched.code
+                     and k["version"] == sched.version]
             if mine:
                 base = (
-                    pl.concat([f.select(ID, "component", "amount_fen", "pfe") for f in mine])
-                    .filter(pl.col("component").is_in(list(comp.applies_to)) & pl.col("pfe"))
-                    .group_by(ID)
+                    pl.concat([f.select("_a", "kind", "amount_fen", "pfe") for f in mine])
+                    .filter(pl.col("kind").is_in(kinds) & pl.col("pfe"))
+                    .group_by("_a")
                     .agg(pl.col("amount_fen").sum().alias("x_base"))
                 )
             else:
-                base = pl.DataFrame(schema={ID: self.id_dtype, "x_base": pl.Int64})
+                base = pl.DataFrame(schema={"_a": pl.UInt32, "x_base": pl.Int64})
             self._power_factor(sched, comp, rv, pf, base, seq)
 
     def _energy(self, sched: Schedule, comp: EnergyComponent, rv: pl.DataFrame, seq: int) -> None:
@@ -866,8 +890,8 @@ class _Run:
                     cm_rows, sched=sched, component=comp.id, line_code=f"{comp.id}.combined", seq=seq, qty=pl.col(total),
                     unit="kWh", price=p, amount=amount_fen(pl.col(total), p, mode, max_qty=max_qty, nonnegative=True),
                     rule=comp.rule,
-                    zh=lambda: pl.format("{}（合表）{} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), fmt_milli(pl.col("qty"))),
-                    en=lambda: pl.format("{} (combined meter) {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), fmt_milli(pl.col("qty"))),
+                    zh=lambda: pl.format("{}（合表）{} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), pl.col("x_qs")),
+                    en=lambda: pl.format("{} (combined meter) {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), pl.col("x_qs")),
                 )
                 rv = rv.filter(~combined)
         if comp.tou_prices is not None:
@@ -887,8 +911,8 @@ class _Run:
                 self.emit(
                     rv, sched=sched, component=comp.id, line_code=f"{comp.id}.{b}", seq=seq + i, qty=pl.col(qb[i]), unit="kWh",
                     price=p, amount=amount_fen(pl.col(qb[i]), p, mode, max_qty=max_qty, nonnegative=True), rule=comp.rule,
-                    zh=lambda bzh=bzh, ptxt=ptxt: pl.format("{}（{}）{} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), pl.lit(bzh), fmt_milli(pl.col("qty"))),
-                    en=lambda ben=ben, ptxt=ptxt: pl.format("{} ({}) {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), pl.lit(ben), fmt_milli(pl.col("qty"))),
+                    zh=lambda bzh=bzh, ptxt=ptxt: pl.format("{}（{}）{} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), pl.lit(bzh), pl.col("x_qs")),
+                    en=lambda ben=ben, ptxt=ptxt: pl.format("{} ({}) {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), pl.lit(ben), pl.col("x_qs")),
                 )
         if comp.tiers:
             self._tiers(sched, comp, rv, seq + 6, total, max_qty, mode)
@@ -898,8 +922,8 @@ class _Run:
             self.emit(
                 rv, sched=sched, component=comp.id, line_code=comp.id, seq=seq, qty=pl.col(total), unit="kWh", price=p,
                 amount=amount_fen(pl.col(total), p, mode, max_qty=max_qty, nonnegative=True), rule=comp.rule,
-                zh=lambda: pl.format("{} {} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), fmt_milli(pl.col("qty"))),
-                en=lambda: pl.format("{} {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), fmt_milli(pl.col("qty"))),
+                zh=lambda: pl.format("{} {} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), pl.col("x_qs")),
+                en=lambda: pl.format("{} {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), pl.col("x_qs")),
             )
 
     def _thresholds(self, sched: Schedule, comp: EnergyComponent) -> list[pl.Expr]:
@@ -971,9 +995,9 @@ class _Run:
                 rv, sched=sched, component=comp.id, line_code=code, seq=seq + i, qty=pl.col(f"x_t{i}"), unit="kWh", price=p,
                 amount=amount_fen(pl.col(f"x_t{i}"), p, mode, max_qty=max_qty, nonnegative=True), rule=comp.rule,
                 zh=lambda zh_kind=zh_kind, ptxt=ptxt, bound_zh=bound_zh: pl.format(
-                    "{}{} {} kWh × " + ptxt + " 元/kWh", pl.lit(zh_kind), bound_zh[0], fmt_milli(pl.col("qty"))),
+                    "{}{} {} kWh × " + ptxt + " 元/kWh", pl.lit(zh_kind), bound_zh[0], pl.col("x_qs")),
                 en=lambda en_kind=en_kind, ptxt=ptxt, bound_zh=bound_zh: pl.format(
-                    "{}{} {} kWh × " + ptxt + " yuan/kWh", pl.lit(en_kind), bound_zh[1], fmt_milli(pl.col("qty"))),
+                    "{}{} {} kWh × " + ptxt + " yuan/kWh", pl.lit(en_kind), bound_zh[1], pl.col("x_qs")),
             )
 
     @staticmethod
@@ -1024,10 +1048,10 @@ class _Run:
                                       den=pl.col("x_fd"), max_num=31),
                     rule=comp.rule,
                     zh=lambda: pl.format("{}（容量）{} kVA × " + ptxt + " 元/kVA·月{}{}", pl.lit(comp.label_zh),
-                                         fmt_milli(pl.col("qty")), factor_zh,
+                                         pl.col("x_qs"), factor_zh,
                                          pl.when(pl.col("x_susp") > 0).then(pl.format("（暂停 {} kVA 不计）", fmt_milli(pl.col("x_susp")))).otherwise(pl.lit(""))),
                     en=lambda: pl.format("{} (capacity) {} kVA × " + ptxt + " yuan/kVA·month{}{}", pl.lit(comp.label_en),
-                                         fmt_milli(pl.col("qty")), factor_en,
+                                         pl.col("x_qs"), factor_en,
                                          pl.when(pl.col("x_susp") > 0).then(pl.format(" ({} kVA suspended, not charged)", fmt_milli(pl.col("x_susp")))).otherwise(pl.lit(""))),
                 )
         dem_rows = pv.filter(pl.col("x_basis") == "demand")
@@ -1084,10 +1108,10 @@ class _Run:
                 amount=amount_fen(pl.col("x_q"), p, mode, max_qty=max_q, nonnegative=True, num=pl.col("x_fn"),
                                   den=pl.col("x_fd"), max_num=31),
                 rule=comp.rule,
-                zh=lambda: pl.format("{}（需量）{} kW × " + ptxt + " 元/kW·月{}{}", pl.lit(comp.label_zh), fmt_milli(pl.col("qty")),
+                zh=lambda: pl.format("{}（需量）{} kW × " + ptxt + " 元/kW·月{}{}", pl.lit(comp.label_zh), pl.col("x_qs"),
                                      factor_zh, detail_zh),
                 en=lambda: pl.format("{} (demand) {} kW × " + ptxt + " yuan/kW·month{}{}", pl.lit(comp.label_en),
-                                     fmt_milli(pl.col("qty")), factor_en, detail_en),
+                                     pl.col("x_qs"), factor_en, detail_en),
             )
 
     def _funds(self, sched: Schedule, comp: FundsComponent, rv: pl.DataFrame, seq: int) -> None:
@@ -1113,8 +1137,8 @@ class _Run:
                 unit="kWh", price=pl.col("x_rate"),
                 amount=amount_fen(pl.col("b_total"), pl.col("x_rate"), mode, max_qty=max_qty, max_price=max_rate, nonnegative=True),
                 rule=item.rule or comp.rule,
-                zh=lambda zh_label=zh_label, rate_txt=rate_txt: pl.format("{} {} kWh × {} 元/kWh", pl.lit(zh_label), fmt_milli(pl.col("qty")), rate_txt),
-                en=lambda en_label=en_label, rate_txt=rate_txt: pl.format("{} {} kWh × {} yuan/kWh", pl.lit(en_label), fmt_milli(pl.col("qty")), rate_txt),
+                zh=lambda zh_label=zh_label, rate_txt=rate_txt: pl.format("{} {} kWh × {} 元/kWh", pl.lit(zh_label), pl.col("x_qs"), rate_txt),
+                en=lambda en_label=en_label, rate_txt=rate_txt: pl.format("{} {} kWh × {} yuan/kWh", pl.lit(en_label), pl.col("x_qs"), rate_txt),
             )
 
     def _power_factor(self, sched: Schedule, comp: PowerFactorComponent, rv: pl.DataFrame, pf: pl.DataFrame,
@@ -1125,9 +1149,9 @@ class _Run:
         if parts.height == 0 or pf.height == 0:
             return
         rows = (
-            parts.select(ID, "part_start", "part_end", "pf_eligible")
-            .join(base, on=ID, how="left")
-            .join(pf, on=ID, how="inner")
+            parts.select("_a", "part_start", "part_end", "pf_eligible")
+            .join(base, on="_a", how="left")
+            .join(pf, on="_a", how="inner")
             .filter(pl.col("cos_k").is_not_null())
             .with_columns(pl.col("x_base").fill_null(0))
         )
@@ -1151,57 +1175,112 @@ class _Run:
     # ----------------------------------------------------------------------------------- assemble
 
     def _assemble(self, parts: pl.DataFrame, pf: pl.DataFrame) -> RatingResult:
+        """Concatenate line kinds, order them (account order of the input, then date, then the
+        component order of the tariff file), number them, attach the constant columns."""
+        ids = self.accounts[ID]
         rejected = (
             pl.concat(self.rejects).unique(maintain_order=True)
             if self.rejects
             else pl.DataFrame(schema={ID: self.id_dtype, "field": pl.String, "reason": pl.String})
         )
+        cols = ["_a", "kind", "start_date", "end_date", "qty", "price", "amount_fen"]
+        if self.explain:
+            cols += ["explanation_zh", "explanation_en"]
         if self.lines:
-            lines = pl.concat([f.select(LINE_COLUMNS) for f in self.lines], how="vertical_relaxed")
+            lines = pl.concat([f.select(cols) for f in self.lines], how="vertical")
         else:
-            lines = pl.DataFrame(schema={c: (self.id_dtype if c == ID else _LINE_DTYPES[c]) for c in LINE_COLUMNS})
-        bad = rejected[ID].unique()
-        if bad.len():
-            lines = lines.filter(~pl.col(ID).is_in(bad.implode()))
-            parts = parts.filter(~pl.col(ID).is_in(bad.implode()))
-        lines = lines.sort([ID, "start_date", "seq"], maintain_order=True)
-        lines = lines.select(
-            pl.col(ID),
-            (pl.int_range(pl.len()).over(ID) + 1).cast(pl.Int32).alias("line_no"),
-            pl.col("tariff"),
-            pl.col("version"),
+            lines = pl.DataFrame(schema={c: _LINE_DTYPES[c] for c in cols})
+        if rejected.height:
+            bad = self.accounts.join(rejected.select(ID).unique(), on=ID, how="semi")["_a"]
+            lines = lines.filter(~pl.col("_a").is_in(bad.implode()))
+            parts = parts.filter(~pl.col("_a").is_in(bad.implode()))
+        kinds = pl.DataFrame(
+            self.kinds or None,
+            schema={"seq": pl.Int64, "tariff": pl.String, "version": pl.String, "component": pl.String,
+                    "line_code": pl.String, "unit": pl.String, "rule": pl.String},
+        )
+        seqs = kinds["seq"].cast(pl.Int64)
+        day = (pl.col("start_date") - pl.lit(self.ps)).dt.total_days().cast(pl.Int64)
+        order_key = (pl.col("_a").cast(pl.Int64) * (1 << 22)) + day * (1 << 12) + pl.lit(seqs).gather(pl.col("kind"))
+        if self.split or self.has_segments or len(self.lines) > 1:
+            lines = lines.with_columns(order_key.alias("_k")).sort("_k").drop("_k")
+        idx = pl.int_range(pl.len(), dtype=pl.Int64)
+        new = (pl.col("_a") != pl.col("_a").shift(1)).fill_null(True)
+        line_no = idx - pl.when(new).then(idx).otherwise(None).forward_fill() + 1
+        k = pl.col("kind")
+        out = [
+            pl.lit(ids).gather(pl.col("_a")).alias(ID),
+            line_no.cast(pl.Int32).alias("line_no"),
+            pl.lit(kinds["tariff"]).gather(k).alias("tariff"),
+            pl.lit(kinds["version"]).gather(k).alias("version"),
             pl.col("start_date"),
             pl.col("end_date"),
-            pl.col("component"),
-            pl.col("line_code"),
-            milli_to_decimal(pl.col("qty")).alias("quantity"),
-            pl.col("unit"),
-            milli_to_decimal(pl.col("price"), 8).alias("unit_price"),
+            pl.lit(kinds["component"]).gather(k).alias("component"),
+            pl.lit(kinds["line_code"]).gather(k).alias("line_code"),
+            pl.col("qty"),
+            pl.lit(kinds["unit"]).gather(k).alias("unit"),
+            pl.col("price"),
             pl.col("amount_fen"),
-            pl.col("rule"),
-            pl.col("explanation_zh"),
-            pl.col("explanation_en"),
-        )
-        sums = lines.group_by(ID).agg(pl.col("amount_fen").sum(), pl.len().cast(pl.UInt32).alias("line_count"))
-        billed = parts.group_by(ID).agg(pl.col("b_total").sum().alias("billed_wh")) if not parts.is_empty() else parts.select(ID, pl.col("b_total").alias("billed_wh"))
+            pl.lit(kinds["rule"]).gather(k).alias("rule"),
+        ]
+        if self.explain:
+            out += [pl.col("explanation_zh"), pl.col("explanation_en")]
+        else:
+            out += [pl.lit(None, dtype=pl.String).alias("explanation_zh"), pl.lit(None, dtype=pl.String).alias("explanation_en")]
+        numbered = lines.select(out)
+        final = numbered.with_columns(
+            _decimal_series(numbered["qty"], 3).alias("quantity"),
+            _decimal_series(numbered["price"], 8).alias("unit_price"),
+        ).select(list(LINES_SCHEMA))
+        sums = lines.group_by("_a").agg(pl.col("amount_fen").sum(), pl.len().cast(pl.UInt32).alias("line_count"))
+        billed = parts.group_by("_a").agg(pl.col("b_total").sum().alias("billed_wh"))
         totals = (
-            billed.join(sums, on=ID, how="left")
-            .join(pf.select(ID, "cos_k", "rate_e8"), on=ID, how="left")
+            billed.join(sums, on="_a", how="left")
+            .join(pf.select("_a", "cos_k", "rate_e8"), on="_a", how="left")
+            .sort("_a")
             .select(
-                pl.col(ID),
+                pl.lit(ids).gather(pl.col("_a")).alias(ID),
                 pl.col("amount_fen").fill_null(0).cast(pl.Int64),
                 pl.col("billed_wh").cast(pl.Int64),
                 pl.col("line_count").fill_null(0).cast(pl.UInt32),
                 milli_to_decimal(pl.col("cos_k"), 2).alias("cos_phi"),
                 milli_to_decimal(pl.col("rate_e8"), 8).alias("pf_rate"),
             )
-            .sort(ID)
         )
-        return RatingResult(lines=lines, totals=totals, rejected=rejected)
+        return RatingResult(lines=final, totals=totals, rejected=rejected)
+
+
+def _aligned(left: pl.DataFrame, right: pl.DataFrame, *, segment: bool = True) -> bool:
+    """True when ``right`` has exactly the rows of ``left`` in the same key order, so columns can be
+    placed side by side instead of joined (the usual case: frames built from one query)."""
+    if left.height != right.height:
+        return False
+    if not left[ID].equals(right[ID]):
+        return False
+    if segment and "segment" in right.columns:
+        return bool(left["segment"].equals(right["segment"]))
+    return True
+
+
+def _decimal_series(values: pl.Series, scale: int) -> pl.Series:
+    """Scaled Int64 (no nulls) → Decimal(38, scale) by reinterpreting it as Arrow decimal128: the
+    unscaled integer *is* the value, so this is exact and avoids two passes of Decimal arithmetic."""
+    if values.null_count() or values.len() == 0:
+        return pl.select(milli_to_decimal(pl.lit(values), scale)).to_series()
+    import numpy as np
+    import pyarrow as pa
+
+    low = values.to_numpy()
+    wide = np.empty((low.shape[0], 2), dtype=np.int64)
+    wide[:, 0] = low
+    wide[:, 1] = low >> 63  # sign extension to 128 bits (little-endian)
+    array = pa.Array.from_buffers(pa.decimal128(38, scale), low.shape[0], [None, pa.py_buffer(wide)])
+    return pl.Series(values.name, array)
 
 
 _LINE_DTYPES: Mapping[str, Any] = {
-    "seq": pl.Int32,
+    "_a": pl.UInt32,
+    "kind": pl.UInt32,
     "tariff": pl.String,
     "version": pl.String,
     "start_date": pl.Date,

@@ -1,0 +1,198 @@
+"""Rating-engine benchmark: `python bench/bench_rating.py [--quick]`.
+
+Scenarios, each run in a fresh subprocess so its peak RSS is its own:
+
+1. residential: N accounts on Guangzhou residential TOU + tiers + funds (register usage);
+2. C&I: M accounts × 744 hourly points (January 2026) on Hubei two-part agency purchase with
+   capacity/demand basic charge, power factor, TOU (interval usage);
+3. naive: the pure-Python per-account Decimal rater (gridcare.rating.naive) on a 10,000-account
+   sample of (1), extrapolated per account; the vectorised result on the same sample must equal it
+   line for line (asserted).
+
+Goals on the 2-core machine: (1) ≤ 3 s for 1,000,000 accounts, (2) ≤ 15 s for 100,000 × 744,
+≥ 50× the naive baseline, peak RSS < 4 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import time
+from datetime import date
+
+GOALS = {"residential": 3.0, "ci": 15.0}
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _residential_frames(n: int, seed: int = 7):
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    peak = rng.integers(0, 250_000, n)  # Wh, with sub-kWh parts
+    flat = rng.integers(0, 300_000, n)
+    valley = rng.integers(0, 200_000, n)
+    accounts = pl.DataFrame(
+        {
+            "account_id": np.arange(n, dtype=np.int64),
+            "tariff": pl.Series(["gz-residential-tou"], dtype=pl.String).extend_constant("gz-residential-tou", n - 1),
+            "household_members": rng.integers(1, 7, n).astype(np.int32),
+        }
+    )
+    usage = pl.DataFrame(
+        {
+            "account_id": np.arange(n, dtype=np.int64),
+            "total_wh": peak + flat + valley,
+            "peak_wh": peak,
+            "flat_wh": flat,
+            "valley_wh": valley,
+        }
+    )
+    return accounts, usage
+
+
+def run_residential(n: int, queue) -> None:
+    from gridcare.rating import load_library, rate
+
+    lib = load_library()
+    accounts, usage = _residential_frames(n)
+    t0 = time.perf_counter()
+    result = rate(accounts, usage, lib, date(2025, 8, 1), date(2025, 9, 1))
+    elapsed = time.perf_counter() - t0
+    assert result.rejected.height == 0, result.rejected.head()
+    assert result.totals.height == n
+    assert result.totals["amount_fen"].sum() == result.lines["amount_fen"].sum()
+    queue.put({"name": "residential", "accounts": n, "seconds": elapsed, "rss": _rss_mib(), "lines": result.lines.height})
+
+
+def run_ci(n: int, queue) -> None:
+    import numpy as np
+    import polars as pl
+
+    from gridcare.rating import load_library, rate
+
+    lib = load_library()
+    days, ppd = 31, 24
+    rng = np.random.default_rng(11)
+    ids = np.arange(n, dtype=np.int64)
+    accounts = pl.DataFrame(
+        {
+            "account_id": ids,
+            "tariff": pl.Series(["hubei-agency-2part-10kv"], dtype=pl.String).extend_constant("hubei-agency-2part-10kv", n - 1),
+            "capacity_va": rng.choice([315_000, 630_000, 1_000_000, 2_000_000], n).astype(np.int64),
+            "contract_demand_w": rng.integers(200_000, 1_500_000, n).astype(np.int64),
+            "basic_basis": np.where(rng.random(n) < 0.5, "capacity", "demand"),
+        }
+    )
+    rows = n * days * ppd
+    base = rng.integers(20_000, 400_000, n).astype(np.int64)  # Wh per hour per account
+    intervals = pl.DataFrame(
+        {
+            "account_id": np.repeat(ids, days * ppd),
+            "date": np.tile(np.repeat(np.arange(np.datetime64("2026-01-01"), np.datetime64("2026-02-01")), ppd), n),
+            "point": np.tile(np.arange(ppd, dtype=np.int16), n * days),
+            "wh": (np.repeat(base, days * ppd) * rng.integers(50, 150, rows) // 100).astype(np.int64),
+        }
+    )
+    usage = pl.DataFrame({"account_id": ids, "reactive_varh": (base * 744 * rng.integers(20, 90, n) // 100).astype(np.int64)})
+    gen_rss = _rss_mib()
+    t0 = time.perf_counter()
+    result = rate(accounts, usage, lib, date(2026, 1, 1), date(2026, 2, 1), intervals=intervals)
+    elapsed = time.perf_counter() - t0
+    assert result.rejected.height == 0, result.rejected.head()
+    assert result.totals.height == n
+    queue.put(
+        {"name": "ci", "accounts": n, "seconds": elapsed, "rss": _rss_mib(), "lines": result.lines.height,
+         "points": rows, "gen_rss": gen_rss}
+    )
+
+
+def run_naive(n_full: int, sample: int, queue) -> None:
+    import polars as pl
+
+    from gridcare.rating import load_library, rate
+    from gridcare.rating.naive import NaiveAccount, naive_rate
+
+    lib = load_library()
+    schedule = lib.versions("gz-residential-tou")[0]
+    accounts, usage = _residential_frames(n_full)
+    accounts, usage = accounts.head(sample), usage.head(sample)
+    period = date(2025, 8, 1)
+    t0 = time.perf_counter()
+    naive_lines = {}
+    for acc, use in zip(accounts.iter_rows(named=True), usage.iter_rows(named=True), strict=True):
+        na = NaiveAccount(
+            account_id=acc["account_id"],
+            buckets_wh={"peak": use["peak_wh"], "flat": use["flat_wh"], "valley": use["valley_wh"]},
+            household_members=acc["household_members"],
+        )
+        naive_lines[acc["account_id"]] = naive_rate(schedule, na, period)
+    elapsed = time.perf_counter() - t0
+    result = rate(accounts, usage, lib, period, date(2025, 9, 1))
+    kernel_lines: dict[int, list[tuple[str, int]]] = {}
+    for row in result.lines.select("account_id", "line_code", "amount_fen").iter_rows():
+        kernel_lines.setdefault(row[0], []).append((row[1], row[2]))
+    mismatches = [a for a in naive_lines if sorted(naive_lines[a]) != sorted(kernel_lines.get(a, []))]
+    assert not mismatches, f"kernel and naive disagree on {len(mismatches)} accounts, e.g. {mismatches[:3]}"
+    assert pl.Series([sum(a for _, a in v) for v in naive_lines.values()]).sum() == result.totals["amount_fen"].sum()
+    queue.put({"name": "naive", "accounts": sample, "seconds": elapsed, "rss": _rss_mib(), "checked": sample})
+
+
+def _in_subprocess(target, *args) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    if proc.exitcode:
+        raise SystemExit(f"{target.__name__} failed with exit code {proc.exitcode}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
+    args = parser.parse_args(argv)
+    n_res, n_ci, sample = (100_000, 5_000, 2_000) if args.quick else (1_000_000, 100_000, 10_000)
+    console = Console()
+    console.print(f"rating bench: residential {n_res:,}, C&I {n_ci:,} × 744 points, naive sample {sample:,}")
+    res = _in_subprocess(run_residential, n_res)
+    ci = _in_subprocess(run_ci, n_ci)
+    naive = _in_subprocess(run_naive, n_res, sample)
+    naive_rate = naive["accounts"] / naive["seconds"]
+    res_rate = res["accounts"] / res["seconds"]
+    table = Table(title="gridcare rating kernel")
+    for col in ("scenario", "accounts", "seconds", "accounts/s", "peak RSS MiB", "goal", "vs naive"):
+        table.add_column(col, justify="right" if col != "scenario" else "left")
+    table.add_row("(1) residential tiers+TOU", f"{res['accounts']:,}", f"{res['seconds']:.2f}", f"{res_rate:,.0f}",
+                  f"{res['rss']:,.0f}", f"≤ {GOALS['residential']} s (1M)", f"{res_rate / naive_rate:,.0f}×")
+    ci_rate = ci["accounts"] / ci["seconds"]
+    table.add_row("(2) C&I 744 h two-part+PF+TOU", f"{ci['accounts']:,}", f"{ci['seconds']:.2f}", f"{ci_rate:,.0f}",
+                  f"{ci['rss']:,.0f}", f"≤ {GOALS['ci']} s (100k)", "")
+    table.add_row("(3) naive Decimal per account", f"{naive['accounts']:,}", f"{naive['seconds']:.2f}", f"{naive_rate:,.0f}",
+                  f"{naive['rss']:,.0f}", "baseline", "1×")
+    console.print(table)
+    console.print(
+        f"naive extrapolated to {res['accounts']:,} accounts: {res['accounts'] / naive_rate:,.1f} s; "
+        f"vectorised = naive on {naive['checked']:,} sampled accounts (asserted, line by line). "
+        f"C&I interval rows: {ci['points']:,}; RSS after generating them: {ci['gen_rss']:,.0f} MiB."
+    )
+    ok = True
+    if not args.quick:
+        ok = res["seconds"] <= GOALS["residential"] and ci["seconds"] <= GOALS["ci"] and res_rate / naive_rate >= 50
+        ok = ok and max(res["rss"], ci["rss"]) < 4096
+        console.print("goals met" if ok else "[yellow]goals not met on this run[/yellow]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
