@@ -331,6 +331,8 @@ def _routing(data: Mapping[str, Any]) -> RoutingPolicy:
 class IntakePolicy:
     channels: dict[str, str]
     staff_channels: frozenset[str]
+    internal_channels: frozenset[str]
+    uncounted_channels: frozenset[str]
     repeat_window: Duration
     repeat_threshold: int
     repeat_priority: str
@@ -351,6 +353,11 @@ def _intake(data: Mapping[str, Any]) -> IntakePolicy:
     staff = frozenset(data.get("staff_channels") or ())
     if staff - set(channels):
         raise PolicyError(f"intake.staff_channels: unknown channels {sorted(staff - set(channels))}")
+    internal = frozenset(data.get("internal_channels") or ())
+    uncounted = frozenset(data.get("uncounted_channels") or ())
+    for key, values in (("internal_channels", internal), ("uncounted_channels", uncounted)):
+        if values - set(channels):
+            raise PolicyError(f"intake.{key}: unknown channels {sorted(values - set(channels))}")
     priority = str(repeat.get("raise_priority_to", "urgent"))
     if priority not in PRIORITY_ORDER:
         raise PolicyError(f"intake.repeat_contact.raise_priority_to must be one of {PRIORITY_ORDER}")
@@ -358,7 +365,7 @@ def _intake(data: Mapping[str, Any]) -> IntakePolicy:
     if threshold < 2:
         raise PolicyError("intake.repeat_contact.threshold must be ≥ 2")
     return IntakePolicy(
-        channels=channels, staff_channels=staff,
+        channels=channels, staff_channels=staff, internal_channels=internal, uncounted_channels=uncounted,
         repeat_window=_duration(repeat.get("window"), "intake.repeat_contact.window"),
         repeat_threshold=threshold, repeat_priority=priority,
         duplicate_window=_duration(data.get("duplicate_window"), "intake.duplicate_window"),

@@ -16,6 +16,7 @@ from gridcare.service.services.intake import (
     work_order_from_webhook,
     work_order_record_contact,
 )
+from gridcare.service.services.internal import OpenedWorkOrder, work_order_open
 from gridcare.service.services.outages import OutageInput, outage_cancel, outage_create, outage_restore
 from gridcare.service.services.quality import (
     negative_entry_create,
@@ -49,13 +50,13 @@ from gridcare.service.services.workflow import (
 )
 
 __all__ = [
-    "InboundResult", "OutageInput", "TickResult", "UnableToChangeWorkOrder", "UnableToVisitNow", "WebhookRejected",
+    "InboundResult", "OpenedWorkOrder", "OutageInput", "TickResult", "UnableToChangeWorkOrder", "UnableToVisitNow", "WebhookRejected",
     "WorkOrderInput", "attachment_add", "attachment_validate", "negative_entry_create", "negative_entry_rectify",
     "outage_cancel", "outage_create", "outage_restore", "return_visit_answer_survey", "return_visit_complete",
     "return_visit_unreachable", "sla_tick", "survey_path", "task_force_form", "typical_case_create",
     "webhook_signature", "work_order_accept", "work_order_arrive", "work_order_assign", "work_order_cancel",
     "work_order_close", "work_order_contact", "work_order_create", "work_order_from_email", "work_order_from_webhook",
-    "work_order_merge", "work_order_note", "work_order_plan", "work_order_record_contact", "work_order_reopen",
+    "work_order_merge", "work_order_note", "work_order_open", "work_order_plan", "work_order_record_contact", "work_order_reopen",
     "work_order_reply", "work_order_resolve", "work_order_resume", "work_order_transfer",
     "work_order_wait_for_customer",
 ]

@@ -183,7 +183,7 @@ def _check_channel(actor: User | None, channel: str) -> None:
     if channel not in channels:
         raise ValidationFailed(f"{channel!r} is not one of {', '.join(channels)}", field="channel")
     if actor is None:
-        allowed = SYSTEM_CHANNELS
+        allowed = (*SYSTEM_CHANNELS, *sorted(service_policy().intake.internal_channels))
     elif actor.role == Role.CUSTOMER:
         allowed = CUSTOMER_CHANNELS
     else:
@@ -285,7 +285,8 @@ def _create(*, actor: User | None, data: WorkOrderInput, as_of: datetime) -> Wor
     if outage is not None:
         event(order, kind="outage_linked", at=as_of, note=f"已知停电：{outage.title}", data={"outage": outage.pk})
     clocks_start(order, as_of=as_of)
-    contact_log(order, channel=data.channel, as_of=as_of)
+    if data.channel not in policy.intake.uncounted_channels:
+        contact_log(order, channel=data.channel, as_of=as_of)
     if order_type in ("complaint", "report") or outage is not None:
         order.impact = predict_impact(text=f"{subject} {description}", grade=grade, repeat_contact=order.repeat_contact,
                                       customer=customer, service_point=point, grid_cell=grid_cell,
@@ -514,7 +515,7 @@ def _email_text(message: email.message.EmailMessage) -> str:
         text = part.get_payload(decode=True).decode("utf-8", errors="replace")
     if part.get_content_type() == "text/html":
         text = unescape(_TAG_RE.sub(" ", text))
-    return re.sub(r"[ \t]+", " ", text).strip()
+    return re.sub(r"[ \t\u00a0\u3000]+", " ", text).strip()
 
 
 def work_order_from_email(*, raw: bytes, as_of: datetime, actor: User | None = None) -> InboundResult:
