@@ -104,3 +104,26 @@ def test_collection_rate(co):
                     "collected_fen": 75_000, "outstanding_fen": 75_000, "rate": "0.5000"}
     assert bearer(co.cashier).get("/api/v1/collections/kpi/collection-rate?start=2026-10-01&end=2026-11-01") \
         .status_code == 403
+
+
+def test_waiver_over_the_api_is_two_person(co):
+    from gridcare.collections.services import late_fees_assess_account
+    from gridcare.payments.models import Charge
+
+    today = timezone.localdate()
+    bill(co.shop, 300_000, due=date.fromordinal(today.toordinal() - 5))
+    late_fees_assess_account(actor=co.cashier, account_id=co.shop.pk, as_of=timezone.now())
+    fee = Charge.objects.get(kind="late_fee")
+    too_much = post(bearer(co.cashier), f"/api/v1/collections/late-fees/{fee.pk}/waivers",
+                    {"amount_fen": 3_001, "reason": "超额"})
+    assert (too_much.status_code, too_much.json()["field"]) == (409, "amount_fen")
+    r = post(bearer(co.cashier), f"/api/v1/collections/late-fees/{fee.pk}/waivers", {"amount_fen": 3_000,
+                                                                                   "reason": "首次逾期"})
+    assert (r.status_code, r.json()["status"]) == (201, "pending")
+    waiver_id = r.json()["id"]
+    assert [w["id"] for w in bearer(co.approver).get("/api/v1/collections/waivers").json()] == [waiver_id]
+    assert post(bearer(co.cashier), f"/api/v1/collections/waivers/{waiver_id}/decide", {"approve": True}) \
+        .status_code == 403
+    ok = post(bearer(co.approver), f"/api/v1/collections/waivers/{waiver_id}/decide", {"approve": True})
+    assert (ok.status_code, ok.json()["status"], ok.json()["decided_by"]) == (200, "approved", "appr1")
+    assert bearer(co.approver).get("/api/v1/collections/waivers").json() == []

@@ -7,6 +7,7 @@ from datetime import date
 from gridcare.collections.models import LateFeeAssessment
 from gridcare.collections.services import late_fee_quote, late_fees_assess, late_fees_assess_account
 from gridcare.payments.models import Charge, JournalEntry
+from tests import factories as f
 from tests.collections.conftest import at
 from tests.collections.ledger_helpers import (
     balance_matches_postings,
@@ -98,3 +99,37 @@ def test_counter_assessment_needs_the_collect_capability(co):
     with pytest.raises(PermissionDenied):
         late_fees_assess_account(actor=co.agent, account_id=co.shop.pk, as_of=at(2026, 11, 20))
     assert not LateFeeAssessment.objects.exists()
+
+
+def test_waiver_needs_a_second_person_and_credits_the_late_fee(co):
+    import pytest
+
+    from gridcare.collections.services import late_fee_waiver_decide, late_fee_waiver_request
+    from gridcare.core.errors import NotFound, PermissionDenied
+
+    bill_charge = bill(co.shop, 300_000, due=date(2026, 11, 15))
+    late_fees_assess(as_of=at(2026, 11, 30, 23))
+    fee = Charge.objects.get(kind="late_fee")
+    with pytest.raises(NotFound):
+        late_fee_waiver_request(actor=co.cashier, fee_charge_id=bill_charge.pk, amount_fen=100, reason="x",
+                                as_of=at(2026, 12, 1))  # a bill is not a late fee
+    admin = f.user("administrator", co.org["GD"], username="boss")
+    own = late_fee_waiver_request(actor=admin, fee_charge_id=fee.pk, amount_fen=5_000, reason="试算",
+                                  as_of=at(2026, 12, 1, 9))
+    with pytest.raises(PermissionDenied):  # two-person rule, even for an administrator
+        late_fee_waiver_decide(actor=admin, request_id=own.pk, approve=True, as_of=at(2026, 12, 1, 9))
+    late_fee_waiver_decide(actor=co.approver, request_id=own.pk, approve=False, note="重复申请", as_of=at(2026, 12, 1, 9))
+    request = late_fee_waiver_request(actor=co.cashier, fee_charge_id=fee.pk, amount_fen=5_000,
+                                      reason="系统故障导致逾期", as_of=at(2026, 12, 1, 10))
+    assert outstanding(fee) == 9_000  # nothing posted yet
+    with pytest.raises(PermissionDenied):
+        late_fee_waiver_decide(actor=co.cashier, request_id=request.pk, approve=True, as_of=at(2026, 12, 1, 11))
+    decided = late_fee_waiver_decide(actor=co.approver2, request_id=request.pk, approve=True, note="同意",
+                                     as_of=at(2026, 12, 1, 11))
+    assert (decided.status, decided.decided_by, outstanding(fee)) == ("approved", co.approver2, 4_000)
+    assert JournalEntry.objects.get(pk=decided.entry_id).kind == "waiver"
+    assert entries_balance() and balance_matches_postings(co.shop)
+    # the waived part is not assessed again when the bill is finally paid
+    pay(co.shop, 300_000, on=date(2026, 12, 4))
+    late_fees_assess(as_of=at(2026, 12, 4, 23))
+    assert LateFeeAssessment.objects.filter(charge=bill_charge).order_by("through").last().posted_fen == 2_400

@@ -83,3 +83,21 @@ def test_suspension_case_page_two_people(co):
     assert (case.status, case.approved_by) == ("notified", co.approver2)
     html = _client(co.agent).get(f"/console/collections/suspensions/{case.pk}/").content.decode()
     assert "已审批，已送达停电通知" in html and 'data-testid="case-actions"' not in html
+
+
+def test_waiver_requested_on_the_account_page_and_approved_on_the_dashboard(co):
+    from gridcare.payments.models import ApprovalRequest, Charge
+
+    bill(co.shop, 300_000, due=_days_ago(5))
+    cashier = _client(co.cashier)
+    cashier.post(f"/console/collections/accounts/{co.shop.pk}/assess/")
+    fee = Charge.objects.get(kind="late_fee")
+    assert 'data-testid="waiver-form"' in cashier.get(f"/console/collections/accounts/{co.shop.pk}/").content.decode()
+    cashier.post(f"/console/collections/late-fees/{fee.pk}/waive/",
+                 {"account_id": co.shop.pk, "amount_fen": "1000", "reason": "客户首次逾期"})
+    waiver = ApprovalRequest.objects.get()
+    dashboard = _client(co.approver).get("/console/collections/").content.decode()
+    assert "待审批的违约金减免" in dashboard and "客户首次逾期" in dashboard
+    _client(co.approver).post(f"/console/collections/waivers/{waiver.pk}/decide/", {"decision": "approve"})
+    waiver.refresh_from_db()
+    assert waiver.status == "approved"

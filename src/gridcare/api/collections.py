@@ -236,6 +236,55 @@ def late_fee_assess(request, account_id: int):
     return {"bills": result.bills, "posted": result.posted, "posted_fen": result.posted_fen}
 
 
+class WaiverIn(Schema):
+    amount_fen: int = Field(..., gt=0)
+    reason: str = Field(..., min_length=1, max_length=255)
+
+
+class DecideIn(Schema):
+    approve: bool
+    note: str = Field("", max_length=255)
+
+
+class WaiverOut(Schema):
+    id: int
+    account_number: str
+    fee_charge_id: int | None
+    amount_fen: int
+    reason: str
+    status: str
+    requested_by: str
+    decided_by: str | None
+
+
+def _waiver(req) -> dict:
+    return {"id": req.pk, "account_number": req.account.number, "fee_charge_id": req.charge_id,
+            "amount_fen": req.amount_fen, "reason": req.reason, "status": req.status,
+            "requested_by": req.requested_by.username, "decided_by": req.decided_by.username if req.decided_by_id else None}
+
+
+@router.post("/late-fees/{fee_charge_id}/waivers", response={201: WaiverOut, **RESPONSES},
+             summary="Ask to waive part of a late fee (a second person approves)")
+def waiver_request(request, fee_charge_id: int, body: WaiverIn):
+    req = services.late_fee_waiver_request(actor=request.user, fee_charge_id=fee_charge_id, amount_fen=body.amount_fen,
+                                           reason=body.reason, as_of=timezone.now())
+    return Status(201, _waiver(req))
+
+
+@router.get("/waivers", response={200: list[WaiverOut], **ERRORS}, summary="Late-fee waivers waiting for approval")
+def waiver_list(request):
+    _viewer(request)
+    return [_waiver(r) for r in selectors.waivers_pending(user=request.user)]
+
+
+@router.post("/waivers/{request_id}/decide", response={200: WaiverOut, **RESPONSES},
+             summary="Approve (posts the waiver) or reject; not by the requester")
+def waiver_decide(request, request_id: int, body: DecideIn):
+    req = services.late_fee_waiver_decide(actor=request.user, request_id=request_id, approve=body.approve,
+                                          note=body.note, as_of=timezone.now())
+    return _waiver(req)
+
+
 # -- arrears, promises, calls ---------------------------------------------------------------------
 @router.get("/overdue", response={200: list[OverdueOut], **ERRORS}, summary="Accounts in arrears, largest first")
 def overdue(request, limit: int = Query(200, ge=1, le=1000)):

@@ -68,8 +68,6 @@ class LateFeePolicy:
     assess_at_month_end: bool
     assess_on_payment: bool
     payment_lookback_days: int
-    waiver_request_capability: str
-    waiver_approve_capability: str
 
     def rule_for(self, category: str) -> LateFeeRule:
         return self.rules.get(category, self.rules["default"])
@@ -91,15 +89,12 @@ def _late_fees(data: Mapping[str, Any]) -> LateFeePolicy:
                            minimum_fen=minimum, rounding=rounding)
 
     rules = _by_category(data.get("rates"), "late_fees.rates", rule)
-    waiver = data.get("waiver") or {}
     return LateFeePolicy(
         rules=rules, charge_kinds=tuple(str(k) for k in data.get("charge_kinds") or ("bill",)),
         assess_at_month_end=bool(data.get("assess_at_month_end", True)),
         assess_on_payment=bool(data.get("assess_on_payment", True)),
         payment_lookback_days=_int(data.get("payment_lookback_days", 62), "late_fees.payment_lookback_days",
                                    minimum=1),
-        waiver_request_capability=str(waiver.get("request_capability", "payments.collect")),
-        waiver_approve_capability=str(waiver.get("approve_capability", "payments.approve")),
     )
 
 

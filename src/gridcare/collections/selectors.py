@@ -20,7 +20,7 @@ from gridcare.access.models import User
 from gridcare.collections.models import CallTask, LateFeeAssessment, Notice, Promise, SuspensionCase
 from gridcare.customers.models import Account
 from gridcare.customers.selectors import account_scope_q
-from gridcare.payments.models import Charge, JournalEntry, Ledger, Posting
+from gridcare.payments.models import ApprovalRequest, Charge, JournalEntry, Ledger, Posting
 
 _CHUNK = 900
 
@@ -193,6 +193,14 @@ def restoration_overdue(*, user: User | None, as_of: datetime) -> QuerySet[Suspe
 def late_fee_assessments(*, user: User | None, account_id: int | None = None) -> QuerySet[LateFeeAssessment]:
     qs = LateFeeAssessment.objects.select_related("account", "charge").filter(account__in=_scoped_accounts(user))
     return qs.filter(account_id=account_id) if account_id else qs
+
+
+def waivers_pending(*, user: User | None) -> QuerySet[ApprovalRequest]:
+    """Late-fee waivers waiting for a second person (payments' approval requests of that kind)."""
+    return (ApprovalRequest.objects.filter(kind=ApprovalRequest.Kind.LATE_FEE_WAIVER,
+                                           status=ApprovalRequest.Status.PENDING,
+                                           account__in=_scoped_accounts(user))
+            .select_related("account", "charge", "requested_by", "decided_by").order_by("requested_at", "id"))
 
 
 # -- KPI ------------------------------------------------------------------------------------------

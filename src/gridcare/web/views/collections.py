@@ -52,6 +52,15 @@ class CallForm(forms.Form):
     note = forms.CharField(label=gettext_lazy("Note"), required=False, max_length=255)
 
 
+class WaiverForm(forms.Form):
+    amount_fen = forms.IntegerField(label=gettext_lazy("Amount to waive (fen)"), min_value=1)
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=255)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bootstrap(self)
+
+
 class CaseActionForm(forms.Form):
     action = forms.ChoiceField(choices=[(a, a) for a in ("approve", "reject", "execute", "restore")])
     note = forms.CharField(required=False, max_length=255)
@@ -77,6 +86,8 @@ def collections_home(request):
         "notices_today": selectors.notices(user=request.user).filter(business_date=today).count(),
         "stages": collections_policy().dunning.stages, "call_form": CallForm(),
         "can_approve": can(request.user.role, collections_policy().suspension.approve_capability),
+        "waivers": selectors.waivers_pending(user=request.user)[:50],
+        "can_decide_waivers": can(request.user.role, "payments.approve"),
     }
     return render(request, "web/collections/home.html", ctx)
 
@@ -105,6 +116,7 @@ def collections_account(request, account_id: int):
         "promises": selectors.promises(user=request.user).filter(account=account)[:10],
         "cases": selectors.suspension_cases(user=request.user).filter(account=account)[:10],
         "form": form, "can_collect": can(request.user.role, "payments.collect"),
+        "fees": selectors.open_items(kinds=("late_fee",), account_ids=[account.pk]), "waiver_form": WaiverForm(),
         "can_propose": can(request.user.role, collections_policy().suspension.approve_capability),
     }
     return render(request, "web/collections/account.html", ctx, status=422 if form.errors else 200)
@@ -121,6 +133,40 @@ def collections_assess(request, account_id: int):
         messages.success(request, _("Late fees posted: %(n)s bills, %(fen)s fen.") % {"n": result.posted,
                                                                                   "fen": result.posted_fen})
     return redirect("web:collections_account", account_id=account_id)
+
+
+@staff_required("payments.collect")
+@require_POST
+def collections_waiver_request(request, fee_charge_id: int):
+    form = WaiverForm(request.POST)
+    account_id = request.POST.get("account_id", "")
+    if not form.is_valid():
+        messages.error(request, "; ".join(str(e) for errors in form.errors.values() for e in errors))
+    else:
+        try:
+            services.late_fee_waiver_request(actor=request.user, fee_charge_id=fee_charge_id, as_of=timezone.now(),
+                                             **form.cleaned_data)
+        except GridcareError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Waiver requested; another person must approve it."))
+    if account_id.isdigit():
+        return redirect("web:collections_account", account_id=int(account_id))
+    return redirect("web:collections_home")
+
+
+@staff_required("payments.approve")
+@require_POST
+def collections_waiver_decide(request, request_id: int):
+    approve = request.POST.get("decision") == "approve"
+    try:
+        services.late_fee_waiver_decide(actor=request.user, request_id=request_id, approve=approve,
+                                        note=request.POST.get("note", "")[:255], as_of=timezone.now())
+    except GridcareError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Waiver approved and posted.") if approve else _("Waiver rejected."))
+    return redirect("web:collections_home")
 
 
 @staff_required(VIEW)
@@ -186,4 +232,8 @@ urlpatterns = [
     path("console/collections/accounts/<int:account_id>/propose/", collections_propose, name="collections_propose"),
     path("console/collections/suspensions/<int:case_id>/", collections_case, name="collections_case"),
     path("console/collections/calls/<int:task_id>/done/", collections_call_done, name="collections_call_done"),
+    path("console/collections/late-fees/<int:fee_charge_id>/waive/", collections_waiver_request,
+         name="collections_waiver_request"),
+    path("console/collections/waivers/<int:request_id>/decide/", collections_waiver_decide,
+         name="collections_waiver_decide"),
 ]
