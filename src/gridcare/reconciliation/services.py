@@ -321,23 +321,29 @@ def statement_import(*, source: str, content: bytes, file_name: str, actor: User
     if existing is not None:
         return ImportResult(statement=existing, created=False, lines=existing.lines_total,
                             skipped=existing.lines_total)
-    try:
-        with transaction.atomic():
-            result = _import(source=spec, parsed_lines=parsed.lines, sha256=parsed.sha256, file_name=file_name,
-                             actor=actor, as_of=as_of)
-            if dry_run:
-                raise _DryRun(result)
-    except _DryRun as stop:
-        r = stop.result
-        return ImportResult(statement=None, created=False, lines=r.lines, skipped=r.skipped, counts=r.counts,
-                            discrepancies=r.discrepancies, dry_run=True)
-    except IntegrityError:
-        existing = Statement.objects.filter(source=spec.code, sha256=parsed.sha256).first()
-        if existing is not None:
-            return ImportResult(statement=existing, created=False, lines=existing.lines_total,
-                                skipped=existing.lines_total)
-        raise Conflict(_("another import of %(source)s statements ran at the same time; import again") % {"source": spec.code},
-                       field="file") from None
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                result = _import(source=spec, parsed_lines=parsed.lines, sha256=parsed.sha256, file_name=file_name,
+                                 actor=actor, as_of=as_of)
+                if dry_run:
+                    raise _DryRun(result)
+            break
+        except _DryRun as stop:
+            r = stop.result
+            return ImportResult(statement=None, created=False, lines=r.lines, skipped=r.skipped, counts=r.counts,
+                                discrepancies=r.discrepancies, dry_run=True)
+        except IntegrityError:
+            # A concurrent import committed the same file, the same transactions or a match of the
+            # same payment between our reads and our writes. Its rows are visible now: the same file
+            # is returned as is, anything else is matched again against them.
+            existing = Statement.objects.filter(source=spec.code, sha256=parsed.sha256).first()
+            if existing is not None:
+                return ImportResult(statement=existing, created=False, lines=existing.lines_total,
+                                    skipped=existing.lines_total)
+            if attempt == 2:
+                raise Conflict(_("another import of %(source)s statements ran at the same time; import again")
+                               % {"source": spec.code}, field="file") from None
     return result
 
 
