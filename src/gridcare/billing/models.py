@@ -1,0 +1,241 @@
+"""Billing runs, bills (immutable once issued), bill lines and reads, audit rules and exceptions
+(T/CI 1281 §7.2–§7.5).
+
+A bill is identified by (account, period, version, kind): version 1 is the first invoice; a
+correction N adds a credit note (kind `credit`, version N) reversing version N−1 and a rebill
+(kind `invoice`, version N). Amounts are integer fen (BigInteger), quantities milli-units.
+Only services change these rows, and none changes an issued bill (invariant 1).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class BillingRun(models.Model):
+    """One batch (批次): the accounts of an org unit's subtree for one period. Resumable: `cursor`
+    is the last account id whose chunk committed; a restart continues after it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+
+    ACTIVE = ("pending", "running")
+
+    period_code = models.CharField(_("period"), max_length=7)
+    org_unit = models.ForeignKey("customers.OrgUnit", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    scope_key = models.CharField(max_length=40, help_text=_("org unit code, or * for all"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    stage = models.CharField(max_length=24, blank=True)
+    total_accounts = models.PositiveIntegerField(default=0)
+    processed_accounts = models.PositiveIntegerField(default=0)
+    billed_accounts = models.PositiveIntegerField(default=0)
+    skipped_accounts = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    chunk_size = models.PositiveIntegerField(default=2000)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["period_code", "scope_key"], condition=Q(status__in=["pending", "running"]),
+                                    name="uniq_active_billing_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.period_code} {self.scope_key}"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_accounts:
+            return 100 if self.status == self.Status.COMPLETED else 0
+        return min(100, int(self.processed_accounts * 100 / self.total_accounts))
+
+
+class Bill(models.Model):
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("Bill")
+        CREDIT = "credit", _("Credit note")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        HELD = "held", _("Held")
+        APPROVED = "approved", _("Approved")
+        ISSUED = "issued", _("Issued")
+
+    MUTABLE = ("draft", "held", "approved")
+
+    number = models.CharField(_("bill number"), max_length=40, unique=True)
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="bills")
+    org_unit = models.ForeignKey("customers.OrgUnit", on_delete=models.PROTECT, related_name="+")
+    period_code = models.CharField(_("period"), max_length=7)
+    version = models.PositiveSmallIntegerField(default=1)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.INVOICE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    run = models.ForeignKey(BillingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="bills")
+    start_date = models.DateField(_("from"))
+    end_date = models.DateField(_("to (exclusive)"))
+    tariff_code = models.CharField(max_length=64)
+    total_fen = models.BigIntegerField(_("amount (fen)"))
+    energy_wh = models.BigIntegerField(_("billed energy (Wh)"), default=0)
+    cos_phi = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    estimated = models.BooleanField(_("estimated read used"), default=False)
+    sampled = models.BooleanField(_("picked for sample review"), default=False)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections",
+                                 help_text=_("credit note: the bill it reverses; rebill: the bill it replaces"))
+    reason = models.CharField(_("correction reason"), max_length=255, blank=True)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account_id", "-period_code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period_code", "version", "kind"], name="uniq_bill_version"),
+        ]
+        indexes = [
+            models.Index(fields=["run", "status"], name="bill_run_status"),
+            models.Index(fields=["period_code", "status"], name="bill_period_status"),
+            models.Index(fields=["account", "period_code"], name="bill_account_period"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class BillLine(models.Model):
+    """One line from the rating kernel, stored as it came (credit-note lines are negated copies)."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveSmallIntegerField()
+    component = models.CharField(max_length=32)
+    line_code = models.CharField(max_length=48)
+    tariff = models.CharField(max_length=64)
+    tariff_version = models.CharField(max_length=32)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    quantity = models.DecimalField(max_digits=18, decimal_places=3)
+    unit = models.CharField(max_length=12)
+    unit_price = models.DecimalField(max_digits=18, decimal_places=8)
+    amount_fen = models.BigIntegerField()
+    rule = models.CharField(max_length=255, blank=True)
+    explanation_zh = models.CharField(max_length=255, blank=True)
+    explanation_en = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["bill_id", "line_no"]
+        constraints = [models.UniqueConstraint(fields=["bill", "line_no"], name="uniq_bill_line")]
+
+
+class BillRead(models.Model):
+    """The reads a bill used, per meter segment and register; the closing reads of the latest
+    issued bill are the next period's opening reads."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="reads")
+    segment = models.PositiveSmallIntegerField()
+    meter = models.ForeignKey("customers.Meter", on_delete=models.PROTECT, related_name="+")
+    asset_number = models.CharField(max_length=32)
+    register = models.CharField(max_length=16)
+    multiplier = models.DecimalField(max_digits=12, decimal_places=2)
+    start_read = models.ForeignKey("metering.MeterRead", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    start_date = models.DateField(null=True, blank=True)
+    start_value = models.BigIntegerField(null=True, blank=True)
+    start_status = models.CharField(max_length=12, blank=True)
+    end_read = models.ForeignKey("metering.MeterRead", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    end_date = models.DateField()
+    end_value = models.BigIntegerField()
+    end_status = models.CharField(max_length=12)
+    advance_milli = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["bill_id", "segment", "register"]
+
+
+class AuditRule(models.Model):
+    """Site overrides of the audit rules in billing/defaults.yaml (enabled flag and parameters)."""
+
+    code = models.CharField(max_length=32, unique=True)
+    enabled = models.BooleanField(default=True)
+    params = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+
+class BillException(models.Model):
+    """An audit hit on a draft bill (电费核查异常). Open exceptions keep the bill from approval."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CORRECTED = "corrected", _("Corrected and re-rated")
+        HELD = "held", _("Bill held")
+        SUPERSEDED = "superseded", _("Superseded by re-rating")
+
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="exceptions")
+    run = models.ForeignKey(BillingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="exceptions")
+    rule = models.CharField(max_length=32)
+    message = models.CharField(max_length=255)
+    data = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "rule"], name="bill_exc_status_rule")]
+
+
+class BillingRunSkip(models.Model):
+    """An account a run could not bill (no reads, rating refused it), with the reason; a later run
+    picks it up again once fixed."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="skips")
+    account = models.ForeignKey("customers.Account", on_delete=models.PROTECT, related_name="+")
+    stage = models.CharField(max_length=16)
+    reason = models.CharField(max_length=255)
+
+    class Meta:
+        ordering = ["run_id", "account_id"]
+
+
+class BillDelivery(models.Model):
+    """A bill notice handed to the notifications outbox (one row per bill and channel)."""
+
+    bill = models.ForeignKey(Bill, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=8)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    recipient = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField()
+    error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bill", "channel"], name="uniq_bill_delivery")]
