@@ -140,13 +140,17 @@ def normalise(frame: pl.DataFrame, schema: Mapping[str, tuple[Any, Any]], name: 
                 out.append(pl.col(column).cast(pl.Int64) if actual == pl.Int32 else pl.col(column))
                 continue
             if actual == dtype:
-                out.append(pl.col(column))
+                expr = pl.col(column)
             elif actual == pl.Null:
-                out.append(pl.col(column).cast(dtype))
+                expr = pl.col(column).cast(dtype)
             elif dtype.is_integer() and actual.is_integer():
-                out.append(pl.col(column).cast(dtype, strict=True))
+                expr = pl.col(column).cast(dtype, strict=True)
             else:
                 raise UnableToRate(f"{name}.{column} must be {dtype}; got {actual}", field=f"{name}.{column}")
+            # a null in a column with a default means "the default", as when the column is absent
+            if default is not None and default is not REQUIRED and frame[column].null_count():
+                expr = expr.fill_null(pl.lit(default, dtype=dtype))
+            out.append(expr.alias(column))
         elif default is REQUIRED:
             raise UnableToRate(f"{name}: column {column!r} is required", field=f"{name}.{column}")
         elif isinstance(default, list):

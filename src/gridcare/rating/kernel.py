@@ -267,19 +267,43 @@ class _Run:
             "accounts.basic_basis",
             "basic_basis must be capacity or demand",
         )
-        if acc["annual_cycle_start"].null_count() < acc.height:
-            inside = [
-                (self.ps + timedelta(days=d)).month * 100 + (self.ps + timedelta(days=d)).day
-                for d in range(1, self.period_days)
-            ]
+        annual = sorted(
+            {
+                s.code
+                for s in self.schedules
+                if s.effective_from < self.pe and (s.effective_to is None or s.effective_to > self.ps)
+                for c in s.components
+                if isinstance(c, EnergyComponent) and c.tiers and c.tier_options.cycle == "annual"
+            }
+        )
+        if annual:
+            # An account's annual tier cycle starts on its annual_cycle_start anniversary, by default
+            # 1 January. The kernel has no history: ytd_wh is the caller's, so a period must not
+            # straddle an anniversary, and a period starting on one must carry ytd_wh = 0.
+            def month_day(d: date) -> int:
+                return d.month * 100 + d.day
+
+            inside = sorted({month_day(self.ps + timedelta(days=d)) for d in range(1, self.period_days)})
+            on_annual = pl.col("tariff").is_in(annual).fill_null(False)
+            start = pl.coalesce(
+                pl.col("annual_cycle_start").dt.month().cast(pl.Int32) * 100
+                + pl.col("annual_cycle_start").dt.day().cast(pl.Int32),
+                pl.lit(101, dtype=pl.Int32),
+            )
             self.reject(
                 acc,
-                (
-                    pl.col("annual_cycle_start").dt.month().cast(pl.Int32) * 100
-                    + pl.col("annual_cycle_start").dt.day().cast(pl.Int32)
-                ).is_in(inside),
+                on_annual & start.is_in(inside),
                 "accounts.annual_cycle_start",
-                "the annual tier cycle restarts inside the period; split the period at the anniversary",
+                pl.format(
+                    "the annual tier cycle restarts on {} inside the period; split the period at the anniversary",
+                    pl.format("{}-{}", (start // 100).cast(pl.String).str.zfill(2), (start % 100).cast(pl.String).str.zfill(2)),
+                ),
+            )
+            self.reject(
+                acc,
+                on_annual & (start == month_day(self.ps)) & (pl.col("ytd_wh") > 0),
+                "accounts.ytd_wh",
+                "ytd_wh must be 0: the period starts a new annual tier cycle",
             )
         return acc
 
@@ -390,7 +414,7 @@ class _Run:
             check = seg.join(covered, on=[ID, "segment"], how="left")
             self.reject(
                 check,
-                pl.col("covered").fill_null(0) != pl.col("seg_days"),
+                (pl.col("covered").fill_null(0) != pl.col("seg_days")) & pl.col("tariff").is_in(list(self.schedules.codes)),
                 "accounts.tariff",
                 pl.format(
                     "tariff {} has no version in force on part of {}..{}", pl.col("tariff"), pl.col("seg_start"),
@@ -449,23 +473,20 @@ class _Run:
         bcols = [f"{b}_wh" for b in BUCKETS]
         qcols = ["total_wh", *bcols, "reactive_varh", "reverse_reactive_varh", "max_demand_w"]
         self.reject(u, pl.col("multiplier") < 1, "usage.multiplier", "multiplier must be at least 1")
-        self.reject(
-            u,
-            pl.any_horizontal([pl.col(c) < 0 for c in qcols]),
-            "usage",
-            "usage quantities must not be negative",
-        )
+        negative = pl.any_horizontal([pl.col(c) < 0 for c in qcols]).fill_null(False)
+        self.reject(u, negative, "usage", "usage quantities must not be negative")
+        u_checked = u.filter(~negative)
         has_b = pl.any_horizontal([pl.col(c).is_not_null() for c in bcols])
         others = pl.sum_horizontal([pl.col(f"{b}_wh").fill_null(0) for b in BUCKETS if b != "flat"])
         all_b = pl.sum_horizontal([pl.col(c).fill_null(0) for c in bcols])
         self.reject(
-            u,
+            u_checked,
             pl.col("total_wh").is_not_null() & pl.col("flat_wh").is_not_null() & (pl.col("total_wh") != all_b),
             "usage.total_wh",
             pl.format("total_wh {} is not the sum of the TOU registers {}", pl.col("total_wh"), all_b),
         )
         self.reject(
-            u,
+            u_checked,
             pl.col("total_wh").is_not_null() & pl.col("flat_wh").is_null() & (pl.col("total_wh") < others),
             "usage.total_wh",
             pl.format("total_wh {} is less than the other TOU registers {}", pl.col("total_wh"), others),
@@ -995,7 +1016,7 @@ class _Run:
                 rv, sched=sched, component=comp.id, line_code=code, seq=seq + i, qty=pl.col(f"x_t{i}"), unit="kWh", price=p,
                 amount=amount_fen(pl.col(f"x_t{i}"), p, mode, max_qty=max_qty, nonnegative=True), rule=comp.rule,
                 zh=lambda zh_kind=zh_kind, ptxt=ptxt, bound_zh=bound_zh: pl.format(
-                    "{}{} {} kWh × " + ptxt + " 元/kWh", pl.lit(zh_kind), bound_zh[0], pl.col("x_qs")),
+                    "{}{}{} kWh × " + ptxt + " 元/kWh", pl.lit(zh_kind), bound_zh[0], pl.col("x_qs")),
                 en=lambda en_kind=en_kind, ptxt=ptxt, bound_zh=bound_zh: pl.format(
                     "{}{} {} kWh × " + ptxt + " yuan/kWh", pl.lit(en_kind), bound_zh[1], pl.col("x_qs")),
             )
