@@ -32,6 +32,7 @@ class Company:
     approver: User
     approver2: User
     agent: User
+    admin: User
     home: Account
     shop: Account
     flat: Account
@@ -67,6 +68,7 @@ def co(org) -> Company:
         approver=f.user("approver", org["GZ"], username="appr1"),
         approver2=f.user("approver", org["GZ"], username="appr2"),
         agent=f.user("agent", org["PY"], username="agent1"),
+        admin=f.user("administrator", org["GD"], username="admin1"),
         home=home, shop=shop, flat=flat,
     )
 

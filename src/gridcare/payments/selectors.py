@@ -307,29 +307,41 @@ def debit_ratio(*, as_of_date: date, org_unit_ids: list[int] | None = None) -> D
 
 @dataclass(frozen=True)
 class CollectionInputs:
-    """电费回收率 inputs for bills due in [start, end): billed (less credit notes) and collected by
-    `as_of_date` (payments, credit applied, discounts; not late fees)."""
+    """电费回收率 inputs (T/CI 1281 table 1: 实收电费 / 应收电费) for bills due in [start, end), as of
+    the end of `as_of_date`: billed, less credit notes, is receivable; what of it is no longer owed
+    was collected (payments, credit applied, discounts; a reversal reopens what it had paid)."""
 
     billed_fen: int
     credited_fen: int
-    collected_fen: int
+    outstanding_fen: int
 
     @property
     def receivable_fen(self) -> int:
         return self.billed_fen - self.credited_fen
 
+    @property
+    def collected_fen(self) -> int:
+        return self.receivable_fen - self.outstanding_fen
 
-def collection_inputs(*, start: date, end: date, as_of_date: date) -> CollectionInputs:
+    @property
+    def percent(self):
+        from decimal import Decimal
+
+        if self.receivable_fen <= 0:
+            return None
+        return (Decimal(self.collected_fen) * 100 / Decimal(self.receivable_fen)).quantize(Decimal("0.01"))
+
+
+def collection_inputs(*, start: date, end: date, as_of_date: date, org_unit_ids: list[int] | None = None) -> CollectionInputs:
     postings = Posting.objects.filter(charge__kind=Charge.Kind.BILL, charge__due_date__gte=start,
                                       charge__due_date__lt=end, ledger=Ledger.AR,
                                       entry__business_date__lte=as_of_date)
+    if org_unit_ids is not None:
+        postings = postings.filter(account__org_unit_id__in=org_unit_ids)
 
-    def total(kinds) -> int:
-        return int(postings.filter(entry__kind__in=kinds).aggregate(s=Sum("amount_fen"))["s"] or 0)
+    def total(qs) -> int:
+        return int(qs.aggregate(s=Sum("amount_fen"))["s"] or 0)
 
-    billed = total([JournalEntry.Kind.CHARGE])
-    credited = -total([JournalEntry.Kind.CREDIT_NOTE])
-    collected = -total([JournalEntry.Kind.PAYMENT, JournalEntry.Kind.CREDIT_APPLY, JournalEntry.Kind.DISCOUNT])
-    # A reversed payment gives back what it paid.
-    collected -= total([JournalEntry.Kind.REVERSAL])
-    return CollectionInputs(billed_fen=billed, credited_fen=credited, collected_fen=collected)
+    billed = total(postings.filter(entry__kind=JournalEntry.Kind.CHARGE))
+    credited = -total(postings.filter(entry__kind=JournalEntry.Kind.CREDIT_NOTE, amount_fen__lt=0))
+    return CollectionInputs(billed_fen=billed, credited_fen=credited, outstanding_fen=total(postings))

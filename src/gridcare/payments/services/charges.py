@@ -119,14 +119,14 @@ def bill_charge_post(*, account_id: int, amount_fen: int, reference: str, due_da
 
 def _credit_note_plan(*, original: Charge, amount_fen: int, source: str, business_date: date,
                       description: str, outstanding: int) -> EntryPlan:
-    """Revenue debit; receivable credit on the corrected bill up to what it still owes; the rest
-    (the bill was already paid) becomes customer credit."""
-    on_item = min(amount_fen, max(outstanding, 0))
-    lines = [Line(Ledger.REVENUE, amount_fen)]
-    if on_item:
-        lines.append(Line(Ledger.AR, -on_item, charge_id=original.pk))
-    if amount_fen - on_item:
-        lines.append(Line(Ledger.CREDIT, -(amount_fen - on_item)))
+    """Revenue debit and a receivable credit of the full amount on the corrected bill. If the bill
+    was already (partly) paid, the part it no longer owes moves to customer credit in the same
+    entry (receivable debit, credit credit), so the item is never overpaid and the full credit
+    note stays visible on the item it corrects."""
+    excess = amount_fen - min(amount_fen, max(outstanding, 0))
+    lines = [Line(Ledger.REVENUE, amount_fen), Line(Ledger.AR, -amount_fen, charge_id=original.pk)]
+    if excess:
+        lines += [Line(Ledger.AR, excess, charge_id=original.pk), Line(Ledger.CREDIT, -excess)]
     return EntryPlan(account_id=original.account_id, kind=JournalEntry.Kind.CREDIT_NOTE, source=source,
                      business_date=business_date, description=description, lines=lines)
 
