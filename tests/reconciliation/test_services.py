@@ -52,8 +52,19 @@ def test_import_matches_and_opens_a_supervision_order_for_each_discrepancy(books
         assert order is not None and order.status in WorkOrder.OPEN_STATUSES
         assert order.category == "business.other" and order.subject.startswith("对账异常督办")
         assert order.external_ref == f"reconciliation:{discrepancy.key}"
-        assert order.customer is None  # several problems for one customer must not look like repeated calls
+        assert (order.channel, order.account) == ("system", discrepancy.account)
     assert "差额 5.00 元" in amount.work_order.description
+
+
+def test_many_problems_of_one_customer_do_not_look_like_repeated_calls(books):
+    from gridcare.service.models import NegativeListEntry
+
+    a0 = books.accounts[0].number
+    content = icbc_file([(f"X{i}", "20261102", f"{i + 1}.00", f"NOPE{i}", a0, "客户0") for i in range(5)])
+    statement_import(source="ICBC", content=content, file_name="x.txt", actor=None, as_of=at(2026, 11, 3, 9))
+    orders = WorkOrder.objects.filter(customer=books.accounts[0].customer)
+    assert orders.count() == 5
+    assert not orders.filter(repeat_contact=True).exists() and not NegativeListEntry.objects.exists()
 
 
 def test_reimporting_the_same_file_changes_nothing_and_overlapping_files_skip_known_lines(books):

@@ -220,7 +220,7 @@ def _suspension(data: Mapping[str, Any], stages: tuple[Stage, ...]) -> Suspensio
         restore_within=_by_category(data.get("restore_within"), "suspension.restore_within", _duration),
         restoration_work_order=bool(work_order.get("enabled", False)),
         restoration_category=str(work_order.get("category", "business.reconnect")),
-        restoration_channel=str(work_order.get("channel", "email")),
+        restoration_channel=str(work_order.get("channel", "system")),
     )
 
 

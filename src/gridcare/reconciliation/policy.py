@@ -97,7 +97,7 @@ def policy_from_mapping(data: Mapping[str, Any]) -> ReconciliationPolicy:
         sources=sources, tolerance_days=tolerance, fallback=bool(matching.get("fallback_account_amount_date", True)),
         settlement_lag_days=lag, supervision_enabled=bool(supervision.get("enabled", True)),
         supervision_category=str(supervision.get("category", "business.other")),
-        supervision_channel=str(supervision.get("channel", "email")),
+        supervision_channel=str(supervision.get("channel", "system")),
     )
 
 

@@ -29,7 +29,7 @@ from gridcare.reconciliation.models import DailyReport, Discrepancy, LineStatus,
 from gridcare.reconciliation.policy import StatementSource, reconciliation_policy
 from gridcare.reconciliation.statements import ParsedLine, parse_statement
 from gridcare.service.models import WorkOrder
-from gridcare.service.services import WorkOrderInput, work_order_create, work_order_resolve
+from gridcare.service.services import work_order_open, work_order_resolve
 
 CAPABILITY = "payments.approve"
 _CHUNK = 900  # keeps IN (...) lists under SQLite's variable limit
@@ -138,9 +138,9 @@ def _supervise(discrepancy: Discrepancy, *, as_of: datetime) -> None:
     if not policy.supervision_enabled:
         return
     label = Discrepancy.Kind(discrepancy.kind).label
-    account = discrepancy.account.number if discrepancy.account_id else "-"
+    account = discrepancy.account.number if discrepancy.account_id else ""
     parts = [f"对账异常督办：{label}", f"来源 {discrepancy.source}", f"业务日期 {discrepancy.business_date}",
-             f"户号 {account}", f"金额 {format_yuan(discrepancy.amount_fen)} 元"]
+             f"户号 {account or '-'}", f"金额 {format_yuan(discrepancy.amount_fen)} 元"]
     if discrepancy.difference_fen:
         parts.append(f"差额 {format_yuan(discrepancy.difference_fen)} 元")
     if discrepancy.line_id:
@@ -148,14 +148,15 @@ def _supervise(discrepancy: Discrepancy, *, as_of: datetime) -> None:
     if discrepancy.payment_id:
         parts.append(f"缴费记录 #{discrepancy.payment_id}")
     parts.append(discrepancy.description)
-    # The account goes in the text, not as the order's customer: several discrepancies for one customer
-    # in one file must not look like a customer calling repeatedly (repeated-contact rule).
-    order = work_order_create(actor=None, data=WorkOrderInput(
-        channel=policy.supervision_channel, category=policy.supervision_category,
+    # The desk's internal door: idempotent per discrepancy key, and on the `system` channel, which
+    # the repeated-contact rule does not count (ten problems of one customer are not ten calls).
+    opened = work_order_open(
+        origin="reconciliation", external_ref=discrepancy.key, channel=policy.supervision_channel,
+        category=policy.supervision_category, account_number=account,
         subject=f"对账异常督办：{label}（{discrepancy.source} {discrepancy.business_date}）"[:200],
-        description="；".join(parts), external_ref=f"reconciliation:{discrepancy.key}",
-    ), as_of=as_of)
-    discrepancy.work_order = order
+        description="；".join(parts), as_of=as_of,
+    )
+    discrepancy.work_order = opened.work_order
     discrepancy.save(update_fields=["work_order"])
 
 

@@ -37,7 +37,7 @@ from gridcare.customers.services import account_update
 from gridcare.notifications import services as outbox
 from gridcare.payments.models import Payment
 from gridcare.service.models import WorkOrder
-from gridcare.service.services import WorkOrderInput, work_order_create, work_order_resolve
+from gridcare.service.services import work_order_open, work_order_resolve
 
 
 def _event(case: SuspensionCase, *, kind: str, at: datetime, actor: User | None = None, note: str = "",
@@ -290,14 +290,15 @@ def _restore_work_order(case: SuspensionCase, *, as_of: datetime) -> WorkOrder |
     policy = collections_policy().suspension
     if not policy.restoration_work_order:
         return None
-    return work_order_create(actor=None, data=WorkOrderInput(
-        channel=policy.restoration_channel, category=policy.restoration_category,
+    return work_order_open(
+        origin="collections", external_ref=f"restore:{case.pk}", channel=policy.restoration_channel,
+        category=policy.restoration_category, account_number=case.account.number,
         subject=f"欠费复电：户号 {case.account.number}",
         description=(f"户号 {case.account.number} 已结清欠费（{case.cleared_at.astimezone(BUSINESS_TZ):%Y-%m-%d %H:%M}），"
                      f"请于 {case.restore_due_at.astimezone(BUSINESS_TZ):%Y-%m-%d %H:%M} 前恢复供电"
-                     f"（{case.restore_limit}）。停电工单 #{case.pk}。"),
-        account_number=case.account.number, external_ref=f"collections:restore:{case.pk}",
-    ), as_of=as_of)
+                     f"（{case.restore_limit}）。停电工作单 #{case.pk}。"),
+        as_of=as_of,
+    ).work_order
 
 
 @dataclass
