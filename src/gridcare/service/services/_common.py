@@ -10,6 +10,8 @@ from gridcare.access.roles import CAPABILITIES, can
 from gridcare.core.errors import GridcareError, NotFound, PermissionDenied, ValidationFailed
 from gridcare.customers.models import OrgUnit
 from gridcare.notifications import services as outbox
+from gridcare.notifications.models import Message
+from gridcare.notifications.policy import outbox_policy, render
 from gridcare.service.models import Priority, WorkOrder, WorkOrderEvent
 from gridcare.service.policy import PRIORITY_ORDER, service_policy
 from gridcare.service.selectors import staff_scope_q
@@ -149,6 +151,25 @@ def notify_users(order: WorkOrder, users: list[User], *, template: str, as_of: d
         )
         told.append(user.username)
     return told
+
+
+def in_app_bulk(items: list[tuple[User, str, str, str, dict[str, Any], int]], *, as_of: datetime) -> int:
+    """Queue many in-app staff messages at once: (user, template, purpose, dedupe key, context, order id).
+
+    The same rows `outbox.message_enqueue` writes for the in-app channel (no quiet hours, no recipient
+    format to check), inserted in bulk; a dedupe key already used is skipped, as it is there."""
+    policy = outbox_policy()
+    rows = []
+    for user, template, purpose, dedupe, context, order_id in items:
+        subject, body = render(template=template, channel=Message.Channel.IN_APP, context=context)
+        rows.append(Message(
+            channel=Message.Channel.IN_APP, template=template, context=context, purpose=purpose,
+            recipient=user.username, recipient_user=user, subject=subject[: policy.subject_max_chars], body=body,
+            urgent=False, requested_at=as_of, scheduled_at=as_of, max_attempts=policy.max_attempts, created_at=as_of,
+            dedupe_key=dedupe, object_type="work_order", object_id=str(order_id),
+        ))
+    Message.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    return len(rows)
 
 
 def local(at: datetime) -> str:
