@@ -20,7 +20,8 @@ from gridcare.access.models import User
 from gridcare.collections.models import CallTask, LateFeeAssessment, Notice, Promise, SuspensionCase
 from gridcare.customers.models import Account
 from gridcare.customers.selectors import account_scope_q
-from gridcare.payments.models import ApprovalRequest, Charge, JournalEntry, Ledger, Posting
+from gridcare.payments.models import ApprovalRequest, Charge, Ledger, Posting
+from gridcare.payments.selectors import collection_inputs
 
 _CHUNK = 900
 
@@ -222,19 +223,16 @@ class CollectionRate:
         return Decimal(self.collected_fen) / Decimal(self.receivable_fen)
 
 
-def collection_rate(*, start: date, end: date, as_of_date: date, org_unit_path: str = "") -> CollectionRate:
+def collection_rate(*, start: date, end: date, as_of_date: date, org_unit_ids: list[int] | None = None) -> CollectionRate:
     """Bills (not late fees) due in [start, end); postings dated after `as_of_date` are ignored.
 
-    Receivable is the bill amount less credit notes; collected is what payments, credit and
-    discounts took off it. A bill later reissued counts once: the credit note cancels the old one.
+    The ledger arithmetic is payments' `collection_inputs` (one definition for every caller):
+    receivable = bills less credit notes, collected = receivable − still outstanding.
     """
+    inputs = collection_inputs(start=start, end=end, as_of_date=as_of_date, org_unit_ids=org_unit_ids)
     bills = Charge.objects.filter(kind=Charge.Kind.BILL, due_date__gte=start, due_date__lt=end)
-    if org_unit_path:
-        bills = bills.filter(account__org_unit__path__startswith=org_unit_path)
-    postings = Posting.objects.filter(charge__in=bills, ledger=Ledger.AR, entry__business_date__lte=as_of_date)
-    billed = postings.filter(amount_fen__gt=0, entry__kind=JournalEntry.Kind.CHARGE).aggregate(s=Sum("amount_fen"))["s"] or 0
-    credited = -(postings.filter(entry__kind=JournalEntry.Kind.CREDIT_NOTE).aggregate(s=Sum("amount_fen"))["s"] or 0)
-    total = postings.aggregate(s=Sum("amount_fen"))["s"] or 0
-    receivable = billed - credited
-    return CollectionRate(start=start, end=end, receivable_fen=receivable, collected_fen=receivable - total,
-                          outstanding_fen=total, bills=bills.count())
+    if org_unit_ids is not None:
+        bills = bills.filter(account__org_unit_id__in=org_unit_ids)
+    return CollectionRate(start=start, end=end, receivable_fen=inputs.receivable_fen,
+                          collected_fen=inputs.collected_fen, outstanding_fen=inputs.outstanding_fen,
+                          bills=bills.count())
