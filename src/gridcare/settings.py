@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "gridcare.customers",
     "gridcare.tariffs",
     "gridcare.metering",
+    "gridcare.parameters",
     "gridcare.billing",
     "gridcare.notifications",
     "gridcare.payments",
