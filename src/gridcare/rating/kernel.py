@@ -922,6 +922,15 @@ class _Run:
                 "usage",
                 pl.format("tariff {} is time-of-use: give TOU registers (sharp/peak/flat/valley) or intervals", pl.lit(sched.code)),
             )
+            unpriced = [b for b in BUCKETS if b not in comp.tou_prices]
+            if unpriced:
+                # usage in a bucket the tariff does not price would silently go unbilled
+                self.reject(
+                    rv,
+                    pl.any_horizontal([pl.col(f"m_{b}") > 0 for b in unpriced]),
+                    "usage",
+                    f"tariff {sched.code} has no price for " + "/".join(unpriced) + " usage",
+                )
             for i, b in enumerate(BUCKETS):
                 if b not in comp.tou_prices:
                     continue
