@@ -55,3 +55,15 @@ def build_config(overrides: dict[str, tuple[bool, dict[str, Any]]], *, sample_ra
         sample_rate=Decimal(str(sample_rate if sample_rate is not None else data["sampling"]["rate"])),
         chunk_size=int(chunk_size or data["run"]["chunk_size"]),
     )
+
+
+@dataclass(frozen=True)
+class DocumentConfig:
+    fonts: tuple[tuple[str, int], ...]
+    fallback_cid_font: str
+
+
+def document_config() -> DocumentConfig:
+    data = _defaults().get("document", {})
+    fonts = tuple((str(f["path"]), int(f.get("index", 0))) for f in data.get("fonts", []))
+    return DocumentConfig(fonts=fonts, fallback_cid_font=str(data.get("fallback_cid_font", "STSong-Light")))

@@ -331,3 +331,100 @@ def split_total(total_fen: int, weights: list[int]) -> list[int]:
 
 def last_period_code() -> str | None:
     return Bill.objects.aggregate(m=Max("period_code"))["m"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The bill document (portal page, console page and PDF share it)
+# --------------------------------------------------------------------------------------------------
+
+TOU_ORDER = ("sharp", "peak", "flat", "valley", "deep_valley")
+
+
+@dataclass(frozen=True)
+class TouShare:
+    bucket: str
+    kwh: Decimal
+    percent: int  # whole percent; the shares add up to 100 exactly
+
+
+@dataclass(frozen=True)
+class BillDocument:
+    """Everything printed on a bill: header, amount due, lines with explanations, the reads used,
+    the time-of-use breakdown, the last 12 months, the correction trail and the change against last
+    month. Personal fields are already masked for the viewer."""
+
+    bill: Bill
+    company: str
+    customer_name: str
+    address: str
+    lines: list[BillLine]
+    reads: list[BillRead]
+    tou: list[TouShare]
+    history: list[HistoryPoint]
+    versions: list[Bill]
+    replaced_by: Bill | None
+    change: ChangeExplanation | None
+
+    @property
+    def last_day(self) -> date:
+        """The period's last day (the end date is exclusive)."""
+        from datetime import timedelta
+
+        return self.bill.end_date - timedelta(days=1)
+
+    @property
+    def kwh(self) -> Decimal:
+        return Decimal(self.bill.energy_wh) / 1000
+
+
+def _tou_shares(lines: list[BillLine]) -> list[TouShare]:
+    sums: dict[str, Decimal] = {}
+    for line in lines:
+        if line.component != "energy" or line.unit != "kWh":
+            continue
+        bucket = line.line_code.split(".", 1)[-1]
+        if bucket in TOU_ORDER:
+            sums[bucket] = sums.get(bucket, Decimal(0)) + abs(line.quantity)
+    buckets = [b for b in TOU_ORDER if b in sums]
+    if not buckets:
+        return []
+    weights = [int(sums[b] * 1000) for b in buckets]
+    percents = allocate_fen(100, weights) if sum(weights) else [0] * len(buckets)
+    return [TouShare(b, sums[b], p) for b, p in zip(buckets, percents, strict=True)]
+
+
+REGISTER_ORDER = ("total", "sharp", "peak", "flat", "valley", "reactive", "demand")
+
+
+def _read_order(r: BillRead) -> tuple:
+    reg = REGISTER_ORDER.index(r.register) if r.register in REGISTER_ORDER else len(REGISTER_ORDER)
+    return (r.segment, r.asset_number, reg)
+
+
+def _company_of(bill: Bill) -> str:
+    root_id = next((int(p) for p in bill.org_unit.path.strip("/").split("/") if p), bill.org_unit_id)
+    root = OrgUnit.objects.filter(pk=root_id).values_list("name", flat=True).first()
+    return root or bill.org_unit.name
+
+
+def bill_document(*, user: User, bill_id: int) -> BillDocument | None:
+    """The document of a bill the user may see (a portal customer: issued bills of their accounts)."""
+    from gridcare.customers.selectors import masked_customer, shown
+
+    bill = bill_get(user=user, bill_id=bill_id)
+    if bill is None:
+        return None
+    customer = bill.account.customer
+    point = bill.account.service_points.order_by("id").first()
+    address = shown(user=user, record=point, field="address").text if point is not None else ""
+    lines = list(bill.lines.order_by("line_no"))
+    versions = list(bill_versions(user=user, bill=bill))
+    later = [b for b in versions if b.kind == Bill.Kind.INVOICE and b.version > bill.version]
+    replaced_by = later[-1] if later and bill.kind == Bill.Kind.INVOICE else None
+    change = bill_change_explanation(user=user, bill_id=bill.pk) if bill.kind == Bill.Kind.INVOICE else None
+    return BillDocument(
+        bill=bill, company=_company_of(bill), customer_name=masked_customer(user=user, customer=customer)["name"],
+        address=address, lines=lines, reads=sorted(bill.reads.all(), key=_read_order),
+        tou=_tou_shares(lines), history=bill_history(user=user, account_id=bill.account_id, until=bill.period_code),
+        versions=versions, replaced_by=replaced_by, change=change,
+    )

@@ -179,14 +179,18 @@ def billing_pdf(
 ) -> None:
     """Write a bill's PDF document."""
     setup_django()
+    from gridcare.access.models import User
+    from gridcare.access.roles import Role
     from gridcare.billing.document import bill_pdf
     from gridcare.billing.models import Bill
+    from gridcare.billing.selectors import bill_document
 
     bill = Bill.objects.filter(number=number).first()
     if bill is None:
         Console(stderr=True).print(f"[bold red]error:[/] no bill {number!r}")
         raise typer.Exit(2)
-    out.write_bytes(bill_pdf(bill=bill))
+    operator = User(username="cli", role=Role.ADMINISTRATOR)  # unsaved: whole scope, personal data masked
+    out.write_bytes(bill_pdf(document=bill_document(user=operator, bill_id=bill.pk)))
     Console().print(f"wrote {out}")
 
 
