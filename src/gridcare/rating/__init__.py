@@ -11,6 +11,7 @@ Public API (stable; see docs/rating.md for the frame schemas)::
     result.rejected  # accounts not rated, with field and reason (REJECTED_SCHEMA)
 """
 
+from gridcare.rating.daily import DAILY_SCHEMA, RECONCILIATION_SCHEMA, DailySettlement, settle_daily
 from gridcare.rating.errors import TariffFileInvalid, UnableToRate, UsageFileInvalid
 from gridcare.rating.frames import (
     ACCOUNTS_SCHEMA,
@@ -29,6 +30,9 @@ from gridcare.rating.model import Schedule, ScheduleSet
 
 __all__ = [
     "ACCOUNTS_SCHEMA",
+    "DAILY_SCHEMA",
+    "RECONCILIATION_SCHEMA",
+    "DailySettlement",
     "INTERVALS_SCHEMA",
     "LINES_SCHEMA",
     "REJECTED_SCHEMA",
@@ -47,4 +51,5 @@ __all__ = [
     "load_schedules",
     "parse_yaml",
     "rate",
+    "settle_daily",
 ]

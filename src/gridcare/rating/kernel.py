@@ -104,6 +104,39 @@ def rate(
     return run.result()
 
 
+def bucket_lookup(
+    schedules: ScheduleSet, codes: list[str], period_start: date, period_end: date, points: int, hot_days: frozenset[date]
+) -> pl.Series:
+    """Bucket index (into BUCKETS) for every (tariff code, day of period, point): a flat UInt8 series
+    to gather from at ``code_index × days × points + day × points + point``. The version in force on
+    each day supplies the calendar (season by month, hot-day sharp slots); no calendar → flat."""
+    slot_per_point = 96 // points
+    out = bytearray()
+    days = (period_end - period_start).days
+    for code in codes:
+        versions = schedules.in_force(code, period_start, period_end)
+        for d in range(days):
+            day = period_start + timedelta(days=d)
+            sched = next((s for s in versions if s.covers(day)), None)
+            if sched is None or sched.tou is None:
+                out.extend([BUCKETS.index("flat")] * points)
+                continue
+            slots = list(sched.tou.season_for(day.month).slots)
+            if day in hot_days:
+                for s in sched.tou.hot_day_sharp_slots:
+                    slots[s] = "sharp"
+            for p in range(points):
+                group = slots[p * slot_per_point : (p + 1) * slot_per_point]
+                if len(set(group)) != 1:
+                    raise UnableToRate(
+                        f"tariff {code}: the TOU calendar changes band inside an hour; hourly intervals cannot be "
+                        "bucketed (give 96-point data)",
+                        field="interval_points",
+                    )
+                out.append(BUCKETS.index(group[0]))
+    return pl.Series("lookup", list(out), dtype=pl.UInt8)
+
+
 def _tier_name_zh(i: int) -> str:
     return f"第{CN_DIGITS[i] if i <= 10 else i}档"
 
@@ -550,33 +583,7 @@ class _Run:
         return joined.with_columns(out).with_columns(pl.sum_horizontal(B_M).alias("m_total")).drop("_cum_days")
 
     def _bucket_lookup(self, codes: list[str]) -> pl.Series:
-        """Bucket code for (tariff index, day of period, point): a flat UInt8 series to gather from."""
-        ppd = self.points
-        slot_per_point = 96 // ppd
-        out = bytearray()
-        for code in codes:
-            versions = self.schedules.in_force(code, self.ps, self.pe)
-            for d in range(self.period_days):
-                day = self.ps + timedelta(days=d)
-                sched = next((s for s in versions if s.covers(day)), None)
-                if sched is None or sched.tou is None:
-                    out.extend([BUCKETS.index("flat")] * ppd)
-                    continue
-                season = sched.tou.season_for(day.month)
-                slots = list(season.slots)
-                if day in self.hot_days:
-                    for s in sched.tou.hot_day_sharp_slots:
-                        slots[s] = "sharp"
-                for p in range(ppd):
-                    group = slots[p * slot_per_point : (p + 1) * slot_per_point]
-                    if len(set(group)) != 1:
-                        raise UnableToRate(
-                            f"tariff {code}: the TOU calendar changes band inside an hour; hourly intervals cannot be "
-                            "bucketed (give 96-point data)",
-                            field="interval_points",
-                        )
-                    out.append(BUCKETS.index(group[0]))
-        return pl.Series("lookup", list(out), dtype=pl.UInt8)
+        return bucket_lookup(self.schedules, codes, self.ps, self.pe, self.points, self.hot_days)
 
     def _intervals_into_pieces(self, joined: pl.DataFrame) -> pl.DataFrame:
         iv = self.intervals
