@@ -47,14 +47,20 @@ def _session_kb(django_db_setup, django_db_blocker):
 @pytest.fixture
 def synced_kb(_session_kb, db):
     """The shipped corpus, synced once per session and kept across tests (each test rolls back its
-    own changes). A transactional test elsewhere flushes the database, so it is re-synced if gone;
-    the published-index cache is dropped so no test sees another test's rolled-back articles."""
-    from gridcare.assistant import selectors
+    own changes). A transactional test elsewhere flushes the database, so it is re-synced if gone.
+    Tests that publish or archive articles use `kb_changes` so the cached index is dropped after them."""
     from gridcare.assistant.models import Article
     from gridcare.assistant.services import kb_sync
 
     if not Article.objects.exists():
         kb_sync(as_of=AS_OF)
+    yield
+
+
+@pytest.fixture
+def kb_changes(synced_kb):
+    from gridcare.assistant import selectors
+
     selectors.reset_cache()
     yield
     selectors.reset_cache()

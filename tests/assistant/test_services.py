@@ -16,6 +16,11 @@ from tests.assistant.conftest import AS_OF
 LATER = AS_OF + timedelta(hours=1)
 
 
+@pytest.fixture(autouse=True)
+def _kb_changes(kb_changes):
+    yield
+
+
 def _input(**overrides):
     data = {"category": "payment", "title": "怎样在自助终端交电费？", "body": "在营业厅自助终端插入银行卡，输入户号即可交费。",
             "source": "本地营业厅操作规程", "tags": "自助终端, 交费", "questions": ["自助机怎么交电费"]}

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 SELECTOR_NEEDS = {
     "gridcare.billing.selectors": ["latest_bill(*, user, account_id)", "bill_history(*, user, account_id, months)",
                                    "bill_change_explanation(*, user, bill_id)"],
-    "gridcare.payments.selectors": ["account_balance(*, user, account_id) -> int | None  (fen, + owed / - credit)",
-                                    "payment_list_for_account(*, user, account_id) -> QuerySet[Payment]"],
+    "gridcare.payments.selectors": ["account_for(*, user, account_id)", "account_balance(*, account_id) -> Balance",
+                                    "open_items(*, account_id, as_of_date)", "payment_list(*, user, account_id)"],
     "gridcare.service.selectors": ["active_outage_for(*, grid_cell, as_of)", "work_orders_for_customer(user, customer)"],
 }
 
@@ -162,13 +162,23 @@ class AccountFacts:
                                               "parts": {p.key: p.amount_fen for p in change.parts}})
 
     # -- money owed -----------------------------------------------------------------------------------
-    def _balance_fen(self) -> int | None:
+    def _ledger(self) -> tuple[Any, list] | None:
+        """(Balance, open items) from the receivables ledger, or None when payments cannot tell."""
+        account_for = _selector("gridcare.payments.selectors", "account_for")
         balance = _selector("gridcare.payments.selectors", "account_balance")
-        return balance(user=self.user, account_id=self.account.pk) if balance is not None else None
+        items = _selector("gridcare.payments.selectors", "open_items")
+        if account_for is None or balance is None or items is None:
+            return None
+        if account_for(user=self.user, account_id=self.account.pk) is None:
+            return None
+        found = balance(account_id=self.account.pk)
+        if found is None:
+            return None
+        return found, items(account_id=self.account.pk, as_of_date=self.as_of.date())
 
     def _owed_text(self) -> tuple[str, dict[str, Any]] | None:
-        balance = self._balance_fen()
-        if balance is None:
+        ledger = self._ledger()
+        if ledger is None:
             bill = self._bill("")
             if bill is None:
                 return None
@@ -176,11 +186,21 @@ class AccountFacts:
             return (f"暂时无法查询实时欠费（交费数据尚未接入）。最近一期账单为{_period_label(bill.period_code)}电费 "
                     f"{_fen(bill.total_fen)}{due}，是否已交清请以交费渠道显示为准。",
                     {"balance_fen": None, "bill": bill.number})
-        if balance > 0:
-            return f"目前应交电费 {_fen(balance)}（含已产生的违约金）。", {"balance_fen": balance}
-        if balance < 0:
-            return f"目前没有欠费，账户预存余额 {_fen(-balance)}。", {"balance_fen": balance}
-        return "目前没有欠费。", {"balance_fen": 0}
+        balance, items = ledger
+        data = {"balance_fen": balance.balance_fen, "open_items": len(items)}
+        if balance.balance_fen > 0:
+            lines = []
+            for item in items[:4]:
+                charge = item.charge
+                label = (f"{_period_label(charge.period_code)}电费" if charge.kind == "bill" and charge.period_code
+                         else charge.get_kind_display())
+                overdue = f"，已逾期 {item.overdue_days} 天" if item.overdue_days else f"，{charge.due_date:%m月%d日}到期"
+                lines.append(f"{label} {_fen(item.outstanding_fen)}{overdue}")
+            detail = f"（{'；'.join(lines)}）" if lines else ""
+            return f"目前共欠电费 {_fen(balance.balance_fen)}{detail}。", data
+        if balance.credit_fen > 0:
+            return f"目前没有欠费，账户预存余额 {_fen(balance.credit_fen)}。", data
+        return "目前没有欠费。", data
 
     def _arrears(self, text: str) -> AccountAnswer | None:
         found = self._owed_text()
@@ -201,7 +221,7 @@ class AccountFacts:
         return AccountAnswer(text=f"{found[0]}{ref}可通过以下方式交费：", data=found[1], with_article=True)
 
     def _payment_history(self, text: str) -> AccountAnswer | None:
-        payments = _selector("gridcare.payments.selectors", "payment_list_for_account")
+        payments = _selector("gridcare.payments.selectors", "payment_list")
         if payments is None:
             return None
         rows = list(payments(user=self.user, account_id=self.account.pk)[:5])

@@ -423,23 +423,32 @@ def _handover(conv: Conversation, *, user: User, reason: str, intent: str, compl
         return policy.reply("handover_existing", number=conv.work_order.number)
     if user.role != Role.CUSTOMER or conv.customer_id is None:
         return policy.reply("handover_needs_customer")
-    recent = list(conv.messages.order_by("-seq")[: policy.handover.description_turns])[::-1]
-    convo = "\n".join(f"{'客户' if m.role == Message.Role.CUSTOMER else '智能客服'}：{m.text[:300]}" for m in recent)
-    last_question = next((m.text for m in reversed(recent) if m.role == Message.Role.CUSTOMER), "")
-    description = (f"智能客服转人工（{policy.handover_reason(reason)}）。完整对话见附件。\n最近对话：\n{convo}")[:3900]
+    # The order belongs to the account holder. An authorised person filing on someone else's account
+    # cannot see (so cannot attach to) that order afterwards; then the description carries the whole
+    # conversation instead of the last turns plus an attachment.
+    attach = conv.account_id is None or conv.account.customer_id == user.customer_id
+    if attach:
+        recent = list(conv.messages.order_by("-seq")[: policy.handover.description_turns])[::-1]
+        convo = "最近对话：\n" + "\n".join(
+            f"{'客户' if m.role == Message.Role.CUSTOMER else '智能客服'}：{m.text[:300]}" for m in recent)
+        head = f"智能客服转人工（{policy.handover_reason(reason)}）。完整对话见附件。"
+    else:
+        convo = transcript_text(conv)
+        head = f"智能客服转人工（{policy.handover_reason(reason)}）。"
+    last_question = conv.messages.filter(role=Message.Role.CUSTOMER).order_by("-seq").values_list(
+        "text", flat=True).first() or ""
     data = service_services.WorkOrderInput(
         channel="portal" if conv.channel in ("portal", "console") else "app",
-        description=description,
+        description=f"{head}\n{convo}"[:3900],
         subject=f"智能客服转人工：{last_question[:40] or policy.handover_reason(reason)}"[:200],
         category=policy.work_order_category(intent, complaint_category),
         account_number=conv.account.number if conv.account_id else "",
         external_ref=f"assistant:{conv.token}",
     )
     order = service_services.work_order_create(actor=user, data=data, as_of=as_of)
-    # The assistant (system), not the customer, attaches the record: an authorised person filing on
-    # someone else's account may not see that order afterwards, but the record must reach the agent.
-    service_services.attachment_add(actor=None, number=order.number, name=f"assistant-{conv.token[:12]}.txt",
-                                    content=transcript_text(conv).encode("utf-8"), as_of=as_of)
+    if attach:
+        service_services.attachment_add(actor=user, number=order.number, name=f"assistant-{conv.token[:12]}.txt",
+                                        content=transcript_text(conv).encode("utf-8"), as_of=as_of)
     conv.work_order = order
     conv.status = Conversation.Status.HANDED_OVER
     conv.handover_reason = reason
