@@ -15,6 +15,7 @@ from gridcare.notifications.policy import outbox_policy, render
 from gridcare.service.models import Priority, WorkOrder, WorkOrderEvent
 from gridcare.service.policy import PRIORITY_ORDER, service_policy
 from gridcare.service.selectors import staff_scope_q
+from gridcare.service.services._bulk import insert_rows
 
 SUPERVISOR_ROLES = tuple(role for role, caps in CAPABILITIES.items() if "service.supervise" in caps)
 WORKER_ROLES = tuple(role for role, caps in CAPABILITIES.items() if "service.work" in caps)
@@ -160,16 +161,20 @@ def in_app_bulk(items: list[tuple[User, str, str, str, dict[str, Any], int]], *,
     format to check), inserted in bulk; a dedupe key already used is skipped, as it is there."""
     policy = outbox_policy()
     rows = []
+    rendered: dict[tuple[str, int], tuple[str, str]] = {}
     for user, template, purpose, dedupe, context, order_id in items:
-        subject, body = render(template=template, channel=Message.Channel.IN_APP, context=context)
-        rows.append(Message(
-            channel=Message.Channel.IN_APP, template=template, context=context, purpose=purpose,
-            recipient=user.username, recipient_user=user, subject=subject[: policy.subject_max_chars], body=body,
-            urgent=False, requested_at=as_of, scheduled_at=as_of, max_attempts=policy.max_attempts, created_at=as_of,
-            dedupe_key=dedupe, object_type="work_order", object_id=str(order_id),
-        ))
-    Message.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
-    return len(rows)
+        key = (template, id(context))  # the same context object is shared by everyone told about one event
+        if key not in rendered:
+            rendered[key] = render(template=template, channel=Message.Channel.IN_APP, context=context)
+        subject, body = rendered[key]
+        rows.append({
+            "channel": Message.Channel.IN_APP.value, "template": template, "context": context, "purpose": purpose,
+            "recipient": user.username, "recipient_user_id": user.pk, "subject": subject[: policy.subject_max_chars],
+            "body": body, "urgent": False, "requested_at": as_of, "scheduled_at": as_of,
+            "status": Message.Status.PENDING.value, "attempts": 0, "max_attempts": policy.max_attempts,
+            "created_at": as_of, "dedupe_key": dedupe, "object_type": "work_order", "object_id": str(order_id),
+        })
+    return insert_rows(Message, rows, ignore_conflicts=True)
 
 
 def local(at: datetime) -> str:

@@ -16,8 +16,16 @@ from django.db.models import F
 from gridcare.access.models import User
 from gridcare.core.calendars import Duration, TimeUnit
 from gridcare.customers.models import OrgUnit
-from gridcare.service.models import Escalation, NegativeListEntry, ReturnVisit, SlaClock, WorkOrder, WorkOrderEvent
+from gridcare.service.models import (
+    Escalation,
+    NegativeListEntry,
+    ReturnVisit,
+    SlaClock,
+    WorkOrder,
+    WorkOrderEvent,
+)
 from gridcare.service.policy import PRIORITY_ORDER, ClockSpec, clock_specs, service_policy
+from gridcare.service.services._bulk import insert_rows
 from gridcare.service.services._common import (
     ancestors,
     event,
@@ -320,9 +328,9 @@ def _tick_warnings(*, as_of: datetime, units: _Units, messages: list, events: li
         for user in users:
             messages.append((user, "service_sla_warning", "sla_warning", f"warn:{row['pk']}:{user.pk}", context,
                              row["work_order_id"]))
-        events.append(WorkOrderEvent(work_order_id=row["work_order_id"], at=as_of, kind="sla_warning",
-                                     note=f"{row['label']} 即将超时（{local(row['due_at'])}）",
-                                     data={"clock": row["key"], "notified": [u.username for u in users]}))
+        events.append({"work_order_id": row["work_order_id"], "at": as_of, "kind": "sla_warning",
+                       "note": f"{row['label']} 即将超时（{local(row['due_at'])}）",
+                       "data": {"clock": row["key"], "notified": [u.username for u in users]}})
     return len(rows)
 
 
@@ -332,18 +340,18 @@ def _tick_breaches(*, as_of: datetime, events: list) -> int:
     found.update(breached_at=F("due_at"))
     entries = []
     for row in rows:
-        events.append(WorkOrderEvent(
-            work_order_id=row["work_order_id"], at=as_of, kind="sla_breach",
-            note=f"{row['label']} 超时（时限 {local(row['due_at'])}）",
-            data={"clock": row["key"], "due_at": row["due_at"].isoformat(), "round": row["round"]}))
+        events.append({"work_order_id": row["work_order_id"], "at": as_of, "kind": "sla_breach",
+                       "note": f"{row['label']} 超时（时限 {local(row['due_at'])}）",
+                       "data": {"clock": row["key"], "due_at": row["due_at"].isoformat(), "round": row["round"]}})
         limit = Duration(row["amount"], TimeUnit(row["unit"]))
-        entries.append(NegativeListEntry(
-            event_key=f"breach:{row['pk']}", kind=NegativeListEntry.Kind.SLA_BREACH,
-            work_order_id=row["work_order_id"], org_unit_id=row["work_order__org_unit_id"],
-            grid_cell=row["work_order__grid_cell"], accountable_user_id=row["work_order__assignee_id"],
-            description=f"{row['work_order__number']} {row['label']}超时 (限 {limit})"[:255],
-            occurred_at=row["due_at"], recorded_at=as_of))
-    NegativeListEntry.objects.bulk_create(entries, batch_size=CHUNK, ignore_conflicts=True)
+        entries.append({
+            "event_key": f"breach:{row['pk']}", "kind": NegativeListEntry.Kind.SLA_BREACH.value,
+            "status": NegativeListEntry.Status.OPEN.value, "work_order_id": row["work_order_id"],
+            "org_unit_id": row["work_order__org_unit_id"], "grid_cell": row["work_order__grid_cell"],
+            "accountable_user_id": row["work_order__assignee_id"],
+            "description": f"{row['work_order__number']} {row['label']}超时 (限 {limit})"[:255],
+            "occurred_at": row["due_at"], "recorded_at": as_of})
+    insert_rows(NegativeListEntry, entries, ignore_conflicts=True)
     return len(rows)
 
 
@@ -379,14 +387,14 @@ def _tick_escalations(*, as_of: datetime, units: _Units, messages: list, events:
                 messages.append((user, "service_escalation", "escalation", f"esc:{row['pk']}:{level.level}:{user.pk}",
                                  context, row["work_order_id"]))
                 told.append(user.username)
-            escalations.append(Escalation(work_order_id=row["work_order_id"], clock_id=row["pk"], level=level.level,
-                                          label=level.label, org_unit=target_unit, notified=told, at=as_of))
-            events.append(WorkOrderEvent(work_order_id=row["work_order_id"], at=as_of, kind="escalated",
-                                         note=f"{row['label']} 升级至 L{level.level} {level.label}",
-                                         data={"clock": row["key"], "level": level.level, "notified": told}))
+            escalations.append({"work_order_id": row["work_order_id"], "clock_id": row["pk"], "level": level.level,
+                                "label": level.label, "org_unit_id": target_unit.pk, "notified": told, "at": as_of})
+            events.append({"work_order_id": row["work_order_id"], "at": as_of, "kind": "escalated",
+                           "note": f"{row['label']} 升级至 L{level.level} {level.label}",
+                           "data": {"clock": row["key"], "level": level.level, "notified": told}})
             new_level[row["pk"]] = level.level
             raise_orders.add(row["work_order_id"])
-    Escalation.objects.bulk_create(escalations, batch_size=CHUNK, ignore_conflicts=True)
+    insert_rows(Escalation, escalations, ignore_conflicts=True)
     by_level: dict[int, list[int]] = {}
     for pk, level in new_level.items():
         by_level.setdefault(level, []).append(pk)
@@ -422,13 +430,13 @@ def sla_tick(*, as_of: datetime) -> TickResult:
     """
     units = _Units()
     messages: list = []
-    events: list[WorkOrderEvent] = []
+    events: list[dict] = []
     with transaction.atomic():
         _tick_lock()
         warnings = _tick_warnings(as_of=as_of, units=units, messages=messages, events=events)
         breaches = _tick_breaches(as_of=as_of, events=events)
         escalations = _tick_escalations(as_of=as_of, units=units, messages=messages, events=events)
-        WorkOrderEvent.objects.bulk_create(events, batch_size=CHUNK)
+        insert_rows(WorkOrderEvent, events)
         in_app_bulk(messages, as_of=as_of)
         expired = _expire_surveys(as_of=as_of)
     return TickResult(warnings=warnings, breaches=breaches, escalations=escalations, expired_surveys=expired)
