@@ -197,7 +197,10 @@ def inspection_scope_q(user: User) -> Q:
         return Q()
     if user.org_unit_id is None:
         return Q(transcript__agent=user)
-    return Q(transcript__org_unit__path__startswith=user.org_unit.path) | Q(transcript__agent=user)
+    # Transcripts of agents unknown here (imported from another system) have no unit: every
+    # supervisor may pick them up.
+    return (Q(transcript__org_unit__path__startswith=user.org_unit.path) | Q(transcript__agent=user)
+            | Q(transcript__org_unit__isnull=True))
 
 
 def inspection_list(*, user: User, status: str = "", agent: str = "", limit: int = 200) -> QuerySet[Inspection]:
