@@ -30,6 +30,7 @@ from gridcare.customers.selectors import account_scope_q
 from gridcare.payments.models import Charge
 
 Progress = Callable[[int, int], None]
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -139,14 +140,28 @@ def late_fees_assess(*, as_of: datetime, month_end: bool | None = None, progress
         for charge in Charge.objects.select_related("account").filter(pk__in=ids):
             if first_accrual_day(charge.due_date, policy.rule_for(charge.account.category)) <= today:
                 work.append((charge, LateFeeAssessment.Reason.MONTH_END, today))
-    result = AssessResult()
+    done = _assessed_through([c.pk for c, _r, _t in work])
+    todo = [(c, r, t) for c, r, t in work if (c.pk, t) not in done]
+    result = AssessResult(unchanged=len(work) - len(todo))
+    work = todo
     total = len(work)
-    for n, (charge, reason, through) in enumerate(work, start=1):
-        quote = _quotes([charge], through_of=lambda c, t=through: t)[0]
-        _assess_one(quote, account_id=charge.account_id, reason=reason, as_of=as_of, result=result)
-        if progress is not None:
-            progress(n, total)
+    for start in range(0, total, CHUNK):
+        chunk = work[start:start + CHUNK]
+        through = {c.pk: t for c, _r, t in chunk}
+        quotes = _quotes([c for c, _r, _t in chunk], through_of=lambda c, days=through: days[c.pk])
+        for n, ((charge, reason, _t), quote) in enumerate(zip(chunk, quotes, strict=True), start=start + 1):
+            _assess_one(quote, account_id=charge.account_id, reason=reason, as_of=as_of, result=result)
+            if progress is not None:
+                progress(n, total)
     return result
+
+
+def _assessed_through(charge_ids: list[int]) -> set[tuple[int, date]]:
+    out: set[tuple[int, date]] = set()
+    for start in range(0, len(charge_ids), CHUNK):
+        out.update(LateFeeAssessment.objects.filter(charge_id__in=charge_ids[start:start + CHUNK])
+                   .values_list("charge_id", "through"))
+    return out
 
 
 def late_fees_assess_account(*, actor: User | None, account_id: int, as_of: datetime) -> AssessResult:
