@@ -15,8 +15,9 @@ from typing import Any
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
 
 from gridcare.access.models import User
-from gridcare.access.roles import Role
+from gridcare.access.roles import Role, may_unmask
 from gridcare.core.calendars import Duration, TimeUnit
+from gridcare.core.masking import MASKERS
 from gridcare.customers.models import Customer, OrgUnit
 from gridcare.service.models import (
     Escalation,
@@ -303,4 +304,68 @@ def render_reply_templates(order: WorkOrder, *, as_of: datetime) -> list[dict[st
         except (ValueError, AttributeError, IndexError, KeyError):
             pass  # a malformed template is shown as written rather than breaking the workbench
         out.append({"code": str(template.get("code", "")), "label": str(template.get("label", "")), "text": text})
+    return out
+
+
+def contact_shown(*, user: User, order: WorkOrder) -> dict[str, str]:
+    """The order's contact details as this user may see them: the customer themselves in clear,
+    staff masked unless their role may see that field (access.roles.UNMASK_FIELDS)."""
+    own = user.role == Role.CUSTOMER and order.customer_id is not None and order.customer_id == user.customer_id
+    out = {}
+    for attr, kind in (("contact_name", "name"), ("contact_phone", "phone"), ("contact_email", "email")):
+        value = getattr(order, attr) or ""
+        out[attr] = value if own or may_unmask(user.role, kind) else MASKERS[kind](value)
+    return out
+
+
+# History events a customer sees about their own order (the rest is internal working).
+PUBLIC_EVENT_KINDS = ("created", "replied", "resolved", "closed", "reopened", "reopened_by_visit", "merged",
+                      "cancelled", "outage_linked", "return_visit_completed")
+
+
+def public_events(order: WorkOrder) -> list:
+    return [e for e in order.events.all() if e.kind in PUBLIC_EVENT_KINDS]
+
+
+@dataclass(frozen=True)
+class BreachRow:
+    org_unit: str
+    type: str
+    clock: str
+    total: int
+    on_time: int
+    breached: int
+    open_breached: int
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return round(self.on_time / self.total, 4) if self.total else None
+
+
+def breach_report(*, user: User, start: datetime, end: datetime, as_of: datetime,
+                  org_unit_code: str = "") -> list[BreachRow]:
+    """Time limits that fell due in [start, end), per org unit, order type and clock: how many were
+    met on time and how many breached (工单及时率). Paused and cancelled clocks, and running clocks
+    not yet due at `as_of`, are left out; a clock still running past its due time counts as breached."""
+    taxonomy = service_policy().taxonomy
+    orders = WorkOrder.objects.filter(staff_scope_q(user))
+    if org_unit_code:
+        unit = OrgUnit.objects.filter(code=org_unit_code).first()
+        orders = orders.filter(org_unit__path__startswith=unit.path) if unit else orders.none()
+    running = SlaClock.Status.RUNNING
+    clocks = (SlaClock.objects.filter(work_order__in=orders.values("pk"), due_at__gte=start, due_at__lt=end)
+              .exclude(status__in=[SlaClock.Status.CANCELLED, SlaClock.Status.PAUSED])
+              .exclude(status=running, due_at__gt=as_of))
+    late = Q(breached_at__isnull=False) | Q(status=SlaClock.Status.MISSED) | Q(status=running)
+    rows = (clocks.values("work_order__org_unit__name", "work_order__type", "label")
+            .annotate(total=Count("id"), breached=Count("id", filter=late),
+                      open_breached=Count("id", filter=Q(status=running)))
+            .order_by("work_order__org_unit__name", "work_order__type", "label"))
+    out = []
+    for r in rows:
+        code = r["work_order__type"]
+        label = taxonomy.categories[code].label if code in taxonomy.categories else code
+        out.append(BreachRow(org_unit=r["work_order__org_unit__name"], type=label, clock=r["label"], total=r["total"],
+                             on_time=r["total"] - r["breached"], breached=r["breached"],
+                             open_breached=r["open_breached"]))
     return out
