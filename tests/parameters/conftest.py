@@ -1,0 +1,1 @@
+from tests.parameters.fixtures import fast_passwords, pworld  # noqa: F401
