@@ -44,8 +44,8 @@ def cjk_font() -> str:
 def _rows(c: canvas.Canvas, font: str, x: float, y: float, rows: list[tuple[str, str]], size: int = 10) -> float:
     for label, value in rows:
         c.setFont(font, size)
-        c.drawString(x, y, label)
-        c.drawString(x + 32 * mm, y, value)
+        c.drawString(x, y, str(label))
+        c.drawString(x + 32 * mm, y, str(value))
         y -= 6.5 * mm
     return y
 
@@ -103,7 +103,7 @@ def till_report_pdf(*, company: str, report: dict, method_labels: dict[str, str]
             ("收费员", str(report.get("cashier"))), ("班次", str(report.get("seq"))),
             ("笔数", str(report.get("count"))), ("合计", f"¥ {format_yuan(report.get('total_fen', 0))}")]
     for method, v in sorted(report.get("by_method", {}).items()):
-        rows.append((method_labels.get(method, method), f"{v['count']} 笔  ¥ {format_yuan(v['amount_fen'])}"))
+        rows.append((str(method_labels.get(method, method)), f"{v['count']} 笔  ¥ {format_yuan(v['amount_fen'])}"))
     rows += [("其中已冲正", f"{report['reversed']['count']} 笔  ¥ {format_yuan(report['reversed']['amount_fen'])}"),
              ("应有现金", f"¥ {format_yuan(report.get('expected_cash_fen', 0))}")]
     if "counted_cash_fen" in report:

@@ -224,6 +224,32 @@ def payment_get(*, user: User | None, payment_id: int) -> Payment | None:
     return qs.filter(pk=payment_id).first()
 
 
+def receipt_data(*, payment: Payment, customer_name: str) -> dict:
+    """What a receipt shows: the payment, where its money went (items paid, credit), the till."""
+    from gridcare.core.calendars import BUSINESS_TZ
+
+    parts = []
+    credit = 0
+    for ledger, charge_ref, amount in Posting.objects.filter(entry_id=payment.entry_id).exclude(
+            ledger=Ledger.CLEARING).values_list("ledger", "charge__reference", "amount_fen").order_by("id"):
+        if ledger == Ledger.AR:
+            parts.append((charge_ref, -amount))
+        elif ledger == Ledger.CREDIT:
+            credit += -amount
+    till = payment.till
+    return {
+        "receipt_number": payment.receipt_number or str(payment.pk), "account_number": payment.account.number,
+        "customer_name": customer_name, "amount_fen": payment.amount_fen,
+        "method_label": str(Payment.Method(payment.method).label),
+        "received_at": payment.received_at.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M"),
+        "cashier": till.cashier.username if till else (payment.created_by.username if payment.created_by else ""),
+        "counter": till.org_unit.name if till else payment.source, "allocations": parts, "credit_fen": credit,
+        "tendered_fen": payment.tendered_fen,
+        "change_fen": (payment.tendered_fen - payment.amount_fen) if payment.tendered_fen is not None else 0,
+        "reversed_": payment.status == Payment.Status.REVERSED,
+    }
+
+
 def open_till(*, cashier: User) -> TillSession | None:
     return TillSession.objects.filter(cashier=cashier, closed_at__isnull=True).first()
 

@@ -141,7 +141,7 @@ def reversal_plan(payment: Payment, *, source: str, business_date, description: 
 def approval_decide(*, request_id: int, approve: bool, actor: User, as_of: datetime, note: str = "") -> ApprovalRequest:
     """Approve (and post) or reject a pending request. The approver may not be the requester."""
     require(actor, APPROVE_CAPABILITY)
-    req = ApprovalRequest.objects.select_for_update().select_related("charge", "payment").filter(pk=request_id).first()
+    req = ApprovalRequest.objects.select_for_update(of=("self",)).select_related("charge", "payment").filter(pk=request_id).first()
     if req is None or not Account.objects.filter(account_scope_q(user=actor), pk=req.account_id).exists():
         raise NotFound(f"approval request {request_id} not found", field="request_id")
     if req.status != ApprovalRequest.Status.PENDING:
