@@ -101,3 +101,10 @@ def test_waiver_requested_on_the_account_page_and_approved_on_the_dashboard(co):
     _client(co.approver).post(f"/console/collections/waivers/{waiver.pk}/decide/", {"decision": "approve"})
     waiver.refresh_from_db()
     assert waiver.status == "approved"
+
+
+def test_customer_360_shows_the_collections_panel(co):
+    bill(co.shop, 80_000, due=_days_ago(3))
+    html = _client(co.agent).get(f"/console/customers/{co.shop_owner.pk}/").content.decode()
+    assert 'data-panel="collections"' in html and "欠费与催费" in html and "800.00" in html
+    assert "4.80" in html  # 800 元 × 3 天 × 2‰ not yet posted

@@ -25,6 +25,7 @@ from gridcare.collections.policy import collections_policy
 from gridcare.core.errors import GridcareError
 from gridcare.customers.selectors import account_get
 from gridcare.web.access import staff_required
+from gridcare.web.views.customers import CustomerPanel, register_customer_panel
 
 VIEW = "customers.view"
 
@@ -224,6 +225,27 @@ def collections_call_done(request, task_id: int):
         messages.success(request, _("Call recorded."))
     return redirect("web:collections_home")
 
+
+def _panel_context(request, view) -> dict | None:
+    """The customer 360 section: arrears, late fees still to assess, open cases, last dunning steps."""
+    today = timezone.localdate()
+    ids = [a.account.pk for a in view.accounts]
+    if not ids:
+        return None
+    arrears = selectors.arrears_by_account(as_of_date=today, account_ids=ids)
+    rows = [{"account": a.account, "arrears_fen": arrears.get(a.account.pk, 0),
+             "unassessed_fen": sum(q.unassessed_fen for q in services.late_fee_quote(account_id=a.account.pk,
+                                                                                     as_of_date=today))}
+            for a in view.accounts]
+    return {"rows": rows,
+            "cases": selectors.suspension_cases(user=request.user, active=True).filter(account_id__in=ids),
+            "promises": selectors.promises(user=request.user, status="open").filter(account_id__in=ids),
+            "notices": selectors.notices(user=request.user).filter(account_id__in=ids)[:5]}
+
+
+register_customer_panel(CustomerPanel(key="collections", title=gettext_lazy("Arrears and dunning"),
+                                      template="web/collections/_panel.html", context=_panel_context,
+                                      capability=VIEW, order=40))
 
 urlpatterns = [
     path("console/collections/", collections_home, name="collections_home"),
