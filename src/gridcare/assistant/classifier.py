@@ -69,7 +69,7 @@ def _features() -> FeatureUnion:
 
 
 def _pipeline(c: float) -> Pipeline:
-    clf = CalibratedClassifierCV(LinearSVC(C=c), cv=3, method="sigmoid")
+    clf = CalibratedClassifierCV(LinearSVC(C=c, random_state=0), cv=3, method="sigmoid")
     return Pipeline([("features", _features()), ("clf", clf)])
 
 

@@ -241,8 +241,19 @@ class Assistant:
                 return Reply(text=intent.reply, kind="out_of_domain", notes=tuple(notes), **base)
             return Reply(text=intent.reply, kind="fixed", notes=tuple(notes), **base)
         if trusted and intent.handler == "ticket":
+            # A question *about* complaints ("投诉后几天给答复") reads like a complaint to the classifier;
+            # when the knowledge base answers it confidently with a specific article (not the intent's
+            # generic one), answer it and still offer the ticket.
+            hits = self.index.search(text, k=3) if policy.is_question(text) else []
+            top = hits[0] if hits else None
+            offer_text = policy.ticket_offer(intent.level1) or policy.reply("handover_offer")
+            if top is not None and top.confidence >= th.answer and top.article.id not in intent.articles:
+                return Reply(text=f"【{top.article.title}】\n{self._article_text(top.article)}\n{offer_text}",
+                             kind="answer", article=ArticleRef.of(top.article), retrieval_confidence=top.confidence,
+                             suggestions=tuple(ArticleRef.of(h.article) for h in hits[1:]), offer="ticket",
+                             notes=tuple(notes), **base)
             article = next((self._by_id[a] for a in intent.articles if a in self._by_id), None)
-            return Reply(text=policy.ticket_offer(intent.level1) or policy.reply("handover_offer"), kind="ticket",
+            return Reply(text=offer_text, kind="ticket",
                          article=ArticleRef.of(article) if article else None, offer="ticket", notes=tuple(notes),
                          **base)
         if trusted and intent.handler == "account":

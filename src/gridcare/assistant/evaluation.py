@@ -123,3 +123,49 @@ def report_from(
 
 def retrieval_report(index, questions: Sequence[Question], *, near: set[str] | None = None) -> RetrievalReport:
     return report_from(questions, lambda text: [h.article.id for h in index.search(text, k=3)], near=near)
+
+
+def answer_report(assistant, questions: Sequence[Question], *, near: set[str] | None = None) -> RetrievalReport:
+    """The whole composer (classifier, thresholds, retrieval) on the question set, without an account:
+    a question counts when the article the reply is built on (its answer, else its first suggestion)
+    is an expected one. Latency is the full `reply` call."""
+
+    def ranked(text: str) -> list[str]:
+        reply = assistant.reply(text)
+        ids = [reply.answered_article.id] if reply.answered_article else []
+        return ids + [s.id for s in reply.suggestions if s.id not in ids]
+
+    return report_from(questions, ranked, near=near)
+
+
+def classifier_markdown(ev, *, title: str = "Intent classifier: held-out evaluation", meta: dict | None = None,
+                        theme=None) -> str:
+    """The evaluation report (accuracy, macro-F1, per-class table, confusion matrix) as Markdown."""
+    lines = [f"# {title}", ""]
+    if meta:
+        lines += [f"Model: scikit-learn {meta.get('sklearn')}, corpus digest `{meta.get('corpus')}`, "
+                  f"{meta.get('train_rows')} training utterances, C={meta.get('c')}.", ""]
+    lines += [
+        "| measure | value |", "|---|---|",
+        f"| held-out utterances (whole templates never seen in training) | {ev.n} |",
+        f"| top-1 intent accuracy | {ev.accuracy:.3f} |",
+        f"| macro-F1 | {ev.macro_f1:.3f} |",
+        f"| level-1 work-order type accuracy | {ev.level1_accuracy:.3f} |",
+        f"| complaint category accuracy ({ev.complaint_n} complaints) | {ev.complaint_accuracy:.3f} |",
+        f"| complaint category macro-F1 | {ev.complaint_macro_f1:.3f} |",
+    ]
+    for src, n, acc in ev.by_source:
+        lines.append(f"| accuracy on {src} utterances ({n}) | {acc:.3f} |")
+    if theme is not None:
+        lines.append(f"| stricter: whole sub-topics (families) held out, {theme.n} utterances | "
+                     f"{theme.accuracy:.3f} (macro-F1 {theme.macro_f1:.3f}) |")
+    lines += ["", "## Per intent", "", "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    lines += [f"| {lab} | {p:.2f} | {r:.2f} | {f:.2f} | {s} |" for lab, p, r, f, s in ev.per_class]
+    lines += ["", "## Most frequent confusions", "", "| true | predicted | count |", "|---|---|---|"]
+    lines += [f"| {t} | {q} | {n} |" for t, q, n in ev.confusions]
+    short = [lab[:6] for lab in ev.labels]
+    lines += ["", "## Confusion matrix", "", "Rows: true intent; columns: predicted (same order, names cut to 6).", "",
+              "| | " + " | ".join(short) + " |", "|---|" + "---|" * len(short)]
+    for lab, row in zip(ev.labels, ev.confusion, strict=True):
+        lines.append(f"| {lab} | " + " | ".join(str(x) if x else "·" for x in row) + " |")
+    return "\n".join(lines) + "\n"

@@ -48,6 +48,7 @@ class AssistantPolicy:
     glossary: dict[str, str]
     replies: dict
     confirm: frozenset[str] = field(default_factory=frozenset)
+    question_markers: tuple[str, ...] = ()
     work_order_categories: dict[str, str] = field(default_factory=dict)
     complaint_categories: dict[str, str] = field(default_factory=dict)
     origin: str = ""
@@ -61,6 +62,9 @@ class AssistantPolicy:
     def reply(self, key: str, **values) -> str:
         text = self.replies[key]
         return text.format(**values) if values else text
+
+    def is_question(self, text: str) -> bool:
+        return any(m in text for m in self.question_markers)
 
     def handover_reason(self, code: str) -> str:
         return (self.replies.get("handover_reasons") or {}).get(code, code)
@@ -120,6 +124,7 @@ def parse_policy(doc: dict, *, origin: str = "") -> AssistantPolicy:
         glossary={str(k).lower(): str(v) for k, v in glossary.items()},
         replies=replies,
         confirm=frozenset(str(w).lower() for w in doc.get("confirm") or ()),
+        question_markers=tuple(str(w) for w in doc.get("question_markers") or ()),
         work_order_categories={str(k): str(v) for k, v in (doc.get("work_order_categories") or {}).items()},
         complaint_categories={str(k): str(v) for k, v in (doc.get("complaint_categories") or {}).items()},
         origin=origin,

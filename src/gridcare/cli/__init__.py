@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "gridcare.cli.money",
     "gridcare.cli.payments",
     "gridcare.cli.billing",
+    "gridcare.cli.assistant",
 ]
 
 
