@@ -213,7 +213,7 @@ def billing_run_execute(*, run_id: int, as_of: datetime, progress: ProgressFn | 
     try:
         while True:
             with transaction.atomic():
-                run = BillingRun.objects.select_for_update().select_related("org_unit").get(pk=run.pk)
+                run = BillingRun.objects.select_for_update(of=("self",)).select_related("org_unit").get(pk=run.pk)
                 ids = list(_candidates(run).filter(pk__gt=run.cursor).order_by("pk").values_list("pk", flat=True)
                            [: run.chunk_size])
                 if not ids:
@@ -541,7 +541,7 @@ def bill_correct(*, bill_id: int, reason: str, actor: User | None, as_of: dateti
 def bill_correction_approve(*, rebill_id: int, actor: User | None, as_of: datetime) -> Correction:
     """Second person approves and issues a correction (credit note + rebill) together."""
     _require(actor, "billing.approve")
-    rebill = Bill.objects.select_for_update().select_related("corrects").filter(pk=rebill_id).first()
+    rebill = Bill.objects.select_for_update(of=("self",)).select_related("corrects").filter(pk=rebill_id).first()
     if rebill is None or rebill.corrects_id is None or rebill.kind != Bill.Kind.INVOICE:
         raise NotFound(f"correction {rebill_id} not found", field="rebill_id")
     if rebill.status not in (Bill.Status.DRAFT, Bill.Status.APPROVED):
