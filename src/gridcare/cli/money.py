@@ -10,6 +10,7 @@ rejected (nothing imported), 2 the file or the source is unusable.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -141,7 +142,7 @@ def _print_report(report) -> None:
                       f"{row['missing']:,}", f"{row['open_discrepancies']:,}")
     console.print(table)
     totals = data["totals"]
-    rate = f"{float(totals['auto_rate']):.2%}" if totals["auto_rate"] else "-"
+    rate = f"{Decimal(totals['auto_rate']):.2%}" if totals["auto_rate"] else "-"
     console.print(f"auto-reconciliation rate (自动对账率) for the day: {rate} "
                   f"({totals['auto']:,} of {totals['lines']:,} lines + {totals['missing']:,} unseen payments)")
     if data["statements_missing"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, Sum
@@ -206,9 +207,9 @@ class ImportResult:
     dry_run: bool = False
 
     @property
-    def auto_rate(self) -> float | None:  # display only
+    def auto_rate(self) -> Decimal | None:
         counted = self.lines - self.skipped
-        return (self.counts.get(LineStatus.MATCHED, 0) / counted) if counted else None
+        return Decimal(self.counts.get(LineStatus.MATCHED, 0)) / Decimal(counted) if counted else None
 
 
 class _DryRun(Exception):
@@ -380,7 +381,8 @@ def _day_figures(business_date: date) -> dict:
         totals["auto"] += auto
         totals["missing"] += missing.count()
     denominator = totals["lines"] + totals["missing"]
-    out["totals"] = {**totals, "auto_rate": f"{totals['auto'] / denominator:.4f}" if denominator else None}
+    rate = (Decimal(totals["auto"]) / Decimal(denominator)).quantize(Decimal("0.0001")) if denominator else None
+    out["totals"] = {**totals, "auto_rate": str(rate) if rate is not None else None}
     return out
 
 
