@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from gridcare.access.models import User
 from gridcare.core.errors import NotFound
 from gridcare.payments.models import ApprovalRequest, Charge
-from gridcare.payments.services.approvals import approval_decide, approval_request
+from gridcare.payments.services import approval_decide, approval_request
 
 
 def late_fee_waiver_request(*, actor: User, fee_charge_id: int, amount_fen: int, reason: str,
