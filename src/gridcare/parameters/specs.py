@@ -352,3 +352,50 @@ __all__ = [
     "parse_spec",
     "related_accounts",
 ]
+
+
+def describe(kind: str, spec: Mapping[str, Any] | None, *, lang: str = "zh") -> str:
+    """One line a clerk can read, e.g. "定量 300 kWh → gz-residential；定比 80% 本户电价 / 20% gd-ci-tou-lt1kv".
+    Falls back to the raw spec when it does not parse (it is shown, never applied, then)."""
+    zh = lang.startswith("zh")
+    spec = spec or {}
+    if not spec:
+        return "（不执行）" if zh else "(none)"
+    try:
+        if kind == "split":
+            parts = []
+            for q in spec.get("quantities") or []:
+                reg = q.get("registers") or "proportional"
+                where = "" if reg == "proportional" else (f"（取{reg}）" if zh else f" (from {reg})")
+                parts.append(f"{'定量' if zh else 'fixed'} {q['kwh']} kWh → {q['tariff']}{where}")
+            ratios = [f"{r['percent']}% {r.get('tariff') or ('本户电价' if zh else 'own tariff')}"
+                      for r in spec.get("ratios") or []]
+            if ratios:
+                parts.append(("定比 " if zh else "ratio ") + " / ".join(ratios))
+            order = spec.get("order") or "quantity_first"
+            tail = "" if order == "quantity_first" else ("（先定比后定量）" if zh else " (ratios first)")
+            return ("；" if zh else "; ").join(parts) + tail
+        if kind == "deduction":
+            return (f"从总表户 {spec['parent_account_id']} 扣减本表电量" if zh
+                    else f"deducted from parent account {spec['parent_account_id']}")
+        if kind == "sharing":
+            src = (f"固定 {spec['kwh']} kWh" if zh else f"fixed {spec['kwh']} kWh") if spec.get("source") == "fixed" \
+                else ("本表电量" if zh else "this meter's usage")
+            basis = spec.get("basis") or "ratio"
+            members = ", ".join(f"{m['account_id']}" + (f" {m['percent']}%" if basis == "ratio" else "")
+                                for m in spec.get("members") or [])
+            how = ("按比例" if basis == "ratio" else "按电量") if zh else ("by ratio" if basis == "ratio" else "by usage")
+            return f"{src} {how}分摊给 {members}" if zh else f"{src} shared {how} to {members}"
+        if kind == "free_allowance":
+            kwh = spec.get("kwh")
+            return (f"免费电 {spec['scheme']}" + (f" {kwh} kWh/月" if kwh else "")) if zh else (
+                f"free allowance {spec['scheme']}" + (f" {kwh} kWh/month" if kwh else ""))
+        if kind == "capacity":
+            change = spec["change"]
+            if change == "suspend":
+                return (f"暂停 {spec['suspended_kva']} kVA" if zh else f"suspend {spec['suspended_kva']} kVA")
+            label = CAPACITY_CHANGE_ZH[change] if zh else change.replace("_", " ")
+            return f"{label} {spec['capacity_kva']} kVA"
+    except (KeyError, TypeError):
+        pass
+    return str(dict(spec))
