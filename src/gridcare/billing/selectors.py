@@ -198,8 +198,9 @@ def run_list(*, user: User, period_code: str = "") -> QuerySet[BillingRun]:
     if user.role == Role.CUSTOMER:
         return qs.none()
     if user.org_unit_id is not None:
-        qs = qs.filter(Q(org_unit__path__startswith=user.org_unit.path) | Q(org_unit__isnull=True,
-                                                                          prepared_by=user))
+        qs = qs.filter(org_unit__path__startswith=user.org_unit.path)
+    elif user.role != Role.ADMINISTRATOR:
+        return qs.none()
     if period_code:
         qs = qs.filter(period_code=period_code)
     return qs.order_by("-created_at", "-id")

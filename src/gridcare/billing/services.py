@@ -101,6 +101,35 @@ def audit_config(*, chunk_size: int | None = None) -> AuditConfig:
     return build_config(overrides, sample_rate=rate, chunk_size=chunk_size)
 
 
+def _checked_params(code: str, params: dict) -> dict:
+    """Only the rule's own parameters, each a non-negative number (per-category maps of them too),
+    so a bad value is refused here instead of failing the next billing run."""
+    from gridcare.billing.config import default_rules
+
+    spec = default_rules()[code]
+    out: dict = {}
+    for name, value in (params or {}).items():
+        if name == "enabled" or name not in spec:
+            raise ValidationFailed(f"{code} has no parameter {name!r}", field=f"params.{name}")
+        if isinstance(spec[name], dict):
+            if not isinstance(value, dict):
+                raise ValidationFailed(f"{name} must be a mapping", field=f"params.{name}")
+            out[name] = {str(k): _number(v, f"params.{name}.{k}") for k, v in value.items()}
+        else:
+            out[name] = _number(value, f"params.{name}")
+    return out
+
+
+def _number(value: object, field: str) -> str:
+    try:
+        number = Decimal(str(value).strip())
+    except Exception:
+        raise ValidationFailed(f"{value!r} is not a number", field=field) from None
+    if not number.is_finite() or number < 0:
+        raise ValidationFailed("must be a non-negative number", field=field)
+    return str(value).strip()
+
+
 @transaction.atomic
 def audit_rule_set(*, code: str, enabled: bool, params: dict, actor: User | None, as_of: datetime) -> AuditRule:
     """Switch an audit rule on or off or change its parameters (or `sampling` with {"rate": "0.05"})."""
@@ -112,8 +141,10 @@ def audit_rule_set(*, code: str, enabled: bool, params: dict, actor: User | None
             rate = Decimal(str(params.get("rate", "")))
         except Exception:
             raise ValidationFailed("sampling rate must be a number", field="params.rate") from None
-        if not Decimal(0) <= rate <= Decimal(1):
+        if not rate.is_finite() or not Decimal(0) <= rate <= Decimal(1):
             raise ValidationFailed("sampling rate must be between 0 and 1", field="params.rate")
+    else:
+        params = _checked_params(code, params)
     rule, _ = AuditRule.objects.update_or_create(
         code=code, defaults={"enabled": enabled, "params": params, "updated_at": as_of, "updated_by": _user(actor)})
     audit_record(actor=actor, action=AuditEvent.Action.UPDATE, object_type="audit_rule", object_id=code,
@@ -147,6 +178,12 @@ def billing_run_start(*, period_code: str, org_unit: OrgUnit | None, actor: User
     month_period(period_code)
     if actor is not None and actor.pk and not can(actor.role, "billing.run"):
         raise PermissionDenied("this needs the billing.run capability", field="actor")
+    if actor is not None and actor.pk and actor.org_unit_id is not None:
+        # A staff member bills within their own subtree: "all" means all of theirs.
+        if org_unit is None:
+            org_unit = actor.org_unit
+        elif not org_unit.path.startswith(actor.org_unit.path):
+            raise PermissionDenied(f"{org_unit.code} is outside your org unit", field="org_unit")
     scope_key = org_unit.code if org_unit is not None else "*"
     active = BillingRun.objects.filter(period_code=period_code, scope_key=scope_key,
                                        status__in=BillingRun.ACTIVE).first()

@@ -349,3 +349,31 @@ def interval_usage(*, periods: pl.DataFrame) -> pl.DataFrame:
 
 def multiplier_centi(text: str) -> int:
     return int(Decimal(text) * 100)
+
+
+@dataclass(frozen=True)
+class CalendarRow:
+    org_unit_id: int
+    org_unit_name: str
+    org_unit_code: str
+    own: bool  # the unit has its own calendar (else inherited from `owner_name`)
+    owner_name: str
+    read_day: int
+    due_days: int
+    read_window_days: int
+
+
+def calendar_rows(*, org_unit_ids: list[int]) -> list[CalendarRow]:
+    """The effective reading calendar of each org unit, and where it comes from."""
+    from gridcare.customers.models import OrgUnit
+    from gridcare.metering.calendar import calendar_map
+
+    cals = calendar_map()
+    units = {u.pk: u for u in OrgUnit.objects.filter(pk__in=set(org_unit_ids) | {c.owner_id for c in cals.values()})}
+    rows = []
+    for unit_id in org_unit_ids:
+        cal = cals[unit_id]
+        unit, owner = units[unit_id], units.get(cal.owner_id)
+        rows.append(CalendarRow(unit_id, unit.name, unit.code, cal.owner_id == unit_id and hasattr(unit, "billing_calendar"),
+                                owner.name if owner else "", cal.read_day, cal.due_days, cal.read_window_days))
+    return rows
