@@ -45,7 +45,7 @@ from gridcare.payments.models import (
     Payment,
 )
 from gridcare.payments.policy import payments_policy
-from gridcare.payments.services._core import headers_for_update, local_date, require
+from gridcare.payments.services._core import execute_many, headers_for_update, local_date, qn, require
 from gridcare.payments.services.payments import PaymentIn, payments_post_many
 
 CAPABILITY = "payments.collect"
@@ -203,8 +203,12 @@ def debit_result_import(*, bank_code: str, content: bytes, file_name: str, as_of
     record = _register("debit_result", bank_code, content, file_name, actor, as_of)
     report = ImportReport(rows=len(parsed.rows) + len(parsed.errors), errors=list(parsed.errors))
     refs = [row.get("reference", "") for _, row in parsed.rows]
-    items = {it.reference: it for it in DebitItem.objects.select_for_update().filter(
-        reference__in=refs, batch__bank_code=bank_code).select_related("batch")}
+    items: dict[str, DebitItem] = {}
+    for start in range(0, len(refs), 900):  # by the unique reference index; the bank is checked here
+        for it in DebitItem.objects.select_for_update().filter(reference__in=refs[start:start + 900]).select_related(
+                "batch"):
+            if it.batch.bank_code == bank_code:
+                items[it.reference] = it
     good: list[tuple[DebitItem, PaymentIn]] = []
     failed: list[tuple[DebitItem, str, str]] = []
     seen: set[str] = set()
@@ -250,8 +254,9 @@ def debit_result_import(*, bank_code: str, content: bytes, file_name: str, as_of
         item.status = DebitItem.Status.FAILED
         item.result_code = code
         item.result_message = message
-    DebitItem.objects.bulk_update([i for i, _ in good] + [i for i, _, _ in failed],
-                                  ["status", "payment", "result_code", "result_message"], batch_size=1000)
+    execute_many(f"UPDATE {qn(DebitItem)} SET status = %s, payment_id = %s, result_code = %s, result_message = %s "
+                 "WHERE id = %s", [(i.status, i.payment_id, i.result_code, i.result_message, i.pk)
+                                   for i in [i for i, _ in good] + [i for i, _, _ in failed]])
     report.failed = len(failed)
     batches = {item.batch_id for item, _ in good} | {item.batch_id for item, _, _ in failed}
     for batch in DebitBatch.objects.filter(pk__in=batches):

@@ -134,8 +134,9 @@ def _plan(p: PaymentIn, items: list[OpenItem], *, actor: User | None) -> EntryPl
                      created_by_id=actor.pk if actor else None, lines=lines)
 
 
-def _receipt_number(payment: Payment) -> str:
-    return f"{payments_policy().receipt_prefix}{payment.business_date:%Y%m%d}{payment.pk:010d}"
+def _receipt_number(business_date: date, entry_id: int) -> str:
+    """Unique because the entry id is; known before the insert, so no second write."""
+    return f"{payments_policy().receipt_prefix}{business_date:%Y%m%d}{entry_id:010d}"
 
 
 def _post_new(items: list[PaymentIn], *, as_of: datetime, actor: User | None) -> list[PaymentPosted]:
@@ -175,13 +176,10 @@ def _post_new(items: list[PaymentIn], *, as_of: datetime, actor: User | None) ->
                 amount_fen=items[i].amount_fen, received_at=items[i].received_at,
                 business_date=plan.business_date, entry=plan.entry, till_id=items[i].till_id,
                 tendered_fen=items[i].tendered_fen, payer_name=items[i].payer_name[:64],
-                created_by=actor, created_at=as_of)
+                receipt_number=_receipt_number(plan.business_date, plan.entry.pk), created_by=actor, created_at=as_of)
         for i, plan in zip(fresh, plans, strict=True)
     ]
     Payment.objects.bulk_create(payments, batch_size=1000)
-    for pay in payments:
-        pay.receipt_number = _receipt_number(pay)
-    Payment.objects.bulk_update(payments, ["receipt_number"], batch_size=1000)
     for i, pay in zip(fresh, payments, strict=True):
         out[i] = PaymentPosted(payment=pay, created=True)
     for i, slot in enumerate(out):
