@@ -15,7 +15,7 @@ from gridcare.billing.models import Bill, BillLine
 from gridcare.core.errors import NotFound
 from gridcare.service.models import Outage, WorkOrder
 from tests import factories as f
-from tests.assistant.conftest import AS_OF
+from tests.assistant.fixtures import AS_OF
 
 
 def bill(account, period: str, *, total_fen: int, kwh: int, start: date, end: date, due: date | None = None,

@@ -10,7 +10,7 @@ from gridcare.assistant import qa, selectors, services
 from gridcare.assistant.demo import transcripts
 from gridcare.assistant.models import Inspection, Transcript
 from gridcare.core.errors import PermissionDenied, ValidationFailed
-from tests.assistant.conftest import AS_OF
+from tests.assistant.fixtures import AS_OF
 
 GOOD = [
     {"speaker": "agent", "text": "您好，很高兴为您服务，请问有什么可以帮您？", "t": 0},

@@ -11,7 +11,7 @@ from gridcare.assistant.kb import shipped_articles
 from gridcare.assistant.models import Article, ArticleVersion
 from gridcare.core.errors import NotFound, PermissionDenied, ValidationFailed
 from tests import factories as f
-from tests.assistant.conftest import AS_OF
+from tests.assistant.fixtures import AS_OF
 
 LATER = AS_OF + timedelta(hours=1)
 
