@@ -23,7 +23,9 @@ from gridcare.metering.bulk import bulk_insert, fetch_frame_in
 from gridcare.metering.calendar import calendar_map, period_bounds
 from gridcare.metering.selectors import PeriodUsage, estimation_targets, period_usage
 from gridcare.metering.services import reads_estimate
-from gridcare.rating import ScheduleSet, rate
+from gridcare.parameters import rate_with_parameters  # billing parameters hook (issue 9)
+from gridcare.parameters.selectors import billing_parameters
+from gridcare.rating import ScheduleSet
 from gridcare.tariffs.selectors import tariff_changes
 
 BUCKET_REGISTERS = ("sharp", "peak", "flat", "valley")
@@ -378,13 +380,16 @@ def bill_accounts(
         pl.col("capacity_va").fill_null(0), "contract_demand_w", "basic_basis",
     )
     lines_parts, totals_parts = [], []
+    # --- billing parameters hook (gridcare.parameters, issue 9): 定量定比, 扣减分摊, 免费电, 计费容量 are
+    # applied around rating; the whole chunk's usage goes in so a parent is billed net of its children.
+    params = billing_parameters(account_ids=ok["account_id"].to_list(), start=lo, end=hi)
     for (start, end), group in periods.filter(pl.col("account_id").is_in(ok["account_id"].implode())).group_by(
             ["start_date", "end_date"], maintain_order=True):
         ids = group["account_id"].implode()
         seg = rsegs.filter(pl.col("account_id").is_in(ids)) if rsegs.height else None
-        result = rate(kernel_accounts.filter(pl.col("account_id").is_in(ids)),
-                      usage_rows.filter(pl.col("account_id").is_in(ids)), schedules, start, end,
-                      segments=seg if seg is not None and seg.height else None)
+        result = rate_with_parameters(kernel_accounts.filter(pl.col("account_id").is_in(ids)), usage_rows, params,
+                                      schedules, start, end,
+                                      segments=seg if seg is not None and seg.height else None).result
         lines_parts.append(result.lines)
         totals_parts.append(result.totals)
         for acc_id, fld, reason in result.rejected.unique(subset=["account_id"], keep="first").iter_rows():

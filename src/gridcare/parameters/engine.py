@@ -235,6 +235,12 @@ def apply_billing_parameters(usage: pl.DataFrame, params: pl.DataFrame | None, p
                             capacity=conform(pieces, PIECES_SCHEMA), exceptions=exceptions, trace=trace)
 
 
+def _untouched(usage: pl.DataFrame | None) -> ParameterOutcome:
+    return ParameterOutcome(usage=usage if usage is not None else pl.DataFrame(), parts=empty(PARTS_SCHEMA),
+                            allowances=pl.DataFrame(schema=ALLOWANCE_SCHEMA), capacity=empty(PIECES_SCHEMA),
+                            exceptions=empty(EXCEPTIONS_SCHEMA), trace=empty(TRACE_SCHEMA))
+
+
 def _part_accounts(parts: pl.DataFrame, accounts: pl.DataFrame, schedules: ScheduleSet, start: date,
                    end: date) -> pl.DataFrame:
     """Kernel accounts for the split parts (synthetic ids 1..n): the part's tariff and category; the
@@ -276,10 +282,13 @@ def rate_with_parameters(
     follow the account's own lines (explanation prefixed with the part's label); the free allowance
     credit is the last line. Totals are recomputed from the lines, so amount_fen = Σ lines."""
     cfg = config or default_config()
-    if accounts.height == 0:
+    if accounts.height == 0 or params is None or params.height == 0:
+        # Nothing to apply (the common case): exactly the kernel's result, at the kernel's cost.
+        # `usage` may hold related accounts' rows too (see related_account_ids); only the rated ones go in.
+        if usage is not None and accounts.height:
+            usage = usage.filter(pl.col("account_id").is_in(accounts["account_id"].implode()))
         return ParameterRating(rate(accounts, usage, schedules, period_start, period_end, segments=segments,
-                                    **rate_options), apply_billing_parameters(usage, params, (period_start, period_end),
-                                                                              config=cfg))
+                                    **rate_options), _untouched(usage))
     if not accounts.schema["account_id"].is_integer():
         raise UnableToApplyParameters("accounts.account_id must be an integer id", field="accounts.account_id")
     accounts = accounts.with_columns(pl.col("account_id").cast(pl.Int64))

@@ -118,8 +118,10 @@ def parameter_propose(*, account_id: int, kind: str, spec: dict | None, effectiv
     else:
         parsed = parse_spec(kind, spec if spec is not None else {}, config=cfg, tariffs=tariff_codes())
         _check_relations(account, parsed, actor)
-    version = (BillingParameter.objects.select_for_update().filter(account=account, kind=kind)
-               .aggregate(v=Max("version"))["v"] or 0) + 1
+    # Lock the account row so two proposals for one account number their versions in turn
+    # (FOR UPDATE cannot go with an aggregate on PostgreSQL).
+    Account.objects.select_for_update().filter(pk=account.pk).values_list("pk", flat=True).first()
+    version = (BillingParameter.objects.filter(account=account, kind=kind).aggregate(v=Max("version"))["v"] or 0) + 1
     try:
         with transaction.atomic():
             param = BillingParameter.objects.create(
