@@ -129,7 +129,7 @@ def test_attachment_upload_limits(desk):
     r = agent.post(url, {"file": SimpleUploadedFile("photo.png", PNG, content_type="image/png")})
     assert r.status_code == 201 and r.json()["size"] == len(PNG)
     r = agent.post(url, {"file": SimpleUploadedFile("run.exe", b"MZ")})
-    assert r.status_code == 422 and r.json()["field"] == "file" and "not accepted" in r.json()["message"]
+    assert r.status_code == 422 and r.json()["field"] == "file" and "不接受" in r.json()["message"]
 
 
 def test_signed_webhook(desk, settings):

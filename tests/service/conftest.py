@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import translation
 
 from gridcare.access.models import User
 from gridcare.customers.models import Account, Customer, OrgUnit, ServicePoint
@@ -63,7 +64,9 @@ def _fresh_policy(settings, tmp_path):
     reset_policy_cache()
     reset_caches()
     RecordingBackend.reset()
-    yield
+    # Service messages are translated (zh-Hans by default); these tests read them in English.
+    with translation.override("en"):
+        yield
     reset_policy_cache()
     reset_caches()
 

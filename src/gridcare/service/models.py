@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+
+from gridcare.service.i18n import _lazy as _
 
 USER = settings.AUTH_USER_MODEL
 

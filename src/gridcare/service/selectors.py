@@ -369,3 +369,13 @@ def breach_report(*, user: User, start: datetime, end: datetime, as_of: datetime
                              on_time=r["total"] - r["breached"], breached=r["breached"],
                              open_breached=r["open_breached"]))
     return out
+
+
+def assignable_staff(*, order: WorkOrder) -> QuerySet[User]:
+    """People an order can be assigned to from its page: active agents and supervisors in the order's
+    unit, its siblings and everything under its parent (a transfer covers anyone further away)."""
+    path = order.org_unit.path
+    parent_path = path.rsplit("/", 2)[0] + "/" if path.count("/") > 2 else path
+    roles = (*service_policy().routing.assignable_roles, Role.SUPERVISOR)
+    return User.objects.filter(is_active=True, role__in=roles, org_unit__path__startswith=parent_path).order_by(
+        "username")

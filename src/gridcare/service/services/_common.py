@@ -12,6 +12,7 @@ from gridcare.customers.models import OrgUnit
 from gridcare.notifications import services as outbox
 from gridcare.notifications.models import Message
 from gridcare.notifications.policy import outbox_policy, render
+from gridcare.service.i18n import _
 from gridcare.service.models import Priority, WorkOrder, WorkOrderEvent
 from gridcare.service.policy import PRIORITY_ORDER, service_policy
 from gridcare.service.selectors import staff_scope_q
@@ -39,7 +40,7 @@ def require(actor: User | None, capability: str) -> None:
     if actor is None:
         return  # system intake (webhook, e-mail) and scheduled jobs
     if not actor.is_active or not can(actor.role, capability):
-        raise PermissionDenied(f"your role may not do this ({capability})")
+        raise PermissionDenied(_("your role may not do this (%(capability)s)") % {"capability": capability})
 
 
 def order_for_update(*, actor: User | None, number: str) -> WorkOrder:
@@ -50,7 +51,7 @@ def order_for_update(*, actor: User | None, number: str) -> WorkOrder:
         qs = qs.filter(pk__in=visible)
     order = qs.first()
     if order is None:
-        raise NotFound(f"work order {number!r} not found", field="number")
+        raise NotFound(_("work order %(number)s not found") % {"number": number}, field="number")
     return order
 
 
@@ -85,17 +86,18 @@ def priority_for_grade(grade: str) -> str:
 def text_field(value: str, *, field: str, required: bool = True, max_length: int = 4000) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise ValidationFailed(f"{field} is required", field=field)
+        raise ValidationFailed(_("%(field)s is required") % {"field": field}, field=field)
     if len(value) > max_length:
-        raise ValidationFailed(f"{field} is longer than {max_length} characters", field=field)
+        raise ValidationFailed(_("%(field)s is longer than %(n)s characters") % {"field": field, "n": max_length},
+                               field=field)
     return value
 
 
 def require_status(order: WorkOrder, allowed: tuple[str, ...], action: str) -> None:
     if order.status not in allowed:
         raise UnableToChangeWorkOrder(
-            f"cannot {action} work order {order.number}: it is {order.get_status_display()}", field="status"
-        )
+            _("cannot %(action)s work order %(number)s: it is %(status)s")
+            % {"action": action, "number": order.number, "status": order.get_status_display()}, field="status")
 
 
 def ancestors(unit: OrgUnit) -> list[OrgUnit]:

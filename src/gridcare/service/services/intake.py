@@ -34,6 +34,7 @@ from gridcare.customers.models import Account, Customer, OrgUnit, ServicePoint
 from gridcare.customers.selectors import account_get, customer_get
 from gridcare.notifications import services as outbox
 from gridcare.service.analysis import classify_text, predict_impact
+from gridcare.service.i18n import _
 from gridcare.service.models import (
     AreaType,
     Attachment,
@@ -107,7 +108,7 @@ def _org_unit_from(rule: RoutingRule, *, point: ServicePoint | None, account: Ac
             return creator.org_unit
     root = OrgUnit.objects.filter(parent__isnull=True).order_by("id").first()
     if root is None:
-        raise ValidationFailed("no org unit exists to take the order", field="org_unit")
+        raise ValidationFailed(_("no org unit exists to take the order"), field="org_unit")
     return root
 
 
@@ -144,34 +145,34 @@ def _resolve_parties(actor: User | None, data: WorkOrderInput) -> tuple[Customer
         else:
             account = account_get(user=actor, number=data.account_number)
         if account is None:
-            raise ValidationFailed(f"account {data.account_number!r} not found", field="account_number")
+            raise ValidationFailed(_("account %(n)s not found") % {"n": data.account_number}, field="account_number")
         customer = account.customer
     if data.service_point_code:
         point = ServicePoint.objects.select_related("account", "org_unit").filter(code=data.service_point_code).first()
         if point is None or (account is not None and point.account_id != account.pk):
-            raise ValidationFailed(f"service point {data.service_point_code!r} not found on the account",
-                                   field="service_point_code")
+            raise ValidationFailed(_("service point %(code)s not found on the account")
+                                   % {"code": data.service_point_code}, field="service_point_code")
         if account is None:
             account = account_get(user=actor, account_id=point.account_id) if actor else point.account
             if account is None:
-                raise ValidationFailed(f"service point {data.service_point_code!r} not found",
+                raise ValidationFailed(_("service point %(code)s not found") % {"code": data.service_point_code},
                                        field="service_point_code")
             customer = account.customer
     if data.customer_id is not None:
         found = customer_get(user=actor, customer_id=data.customer_id) if actor else (
             Customer.objects.filter(pk=data.customer_id).first())
         if found is None:
-            raise ValidationFailed(f"customer {data.customer_id} not found", field="customer_id")
+            raise ValidationFailed(_("customer %(id)s not found") % {"id": data.customer_id}, field="customer_id")
         if customer is not None and customer.pk != found.pk:
-            raise ValidationFailed("the account does not belong to this customer", field="customer_id")
+            raise ValidationFailed(_("the account does not belong to this customer"), field="customer_id")
         customer = found
     if actor is not None and actor.role == Role.CUSTOMER:
         if actor.customer_id is None:
-            raise PermissionDenied("this login is not linked to a customer")
+            raise PermissionDenied(_("this login is not linked to a customer"))
         if customer is None:
             customer = actor.customer
         elif customer.pk != actor.customer_id and account is None:
-            raise ValidationFailed("you can only file requests for your own accounts", field="customer_id")
+            raise ValidationFailed(_("you can only file requests for your own accounts"), field="customer_id")
     if point is None and account is not None:
         points = list(account.service_points.all()[:2])
         point = points[0] if len(points) == 1 else None
@@ -181,7 +182,8 @@ def _resolve_parties(actor: User | None, data: WorkOrderInput) -> tuple[Customer
 def _check_channel(actor: User | None, channel: str) -> None:
     channels = service_policy().intake.channels
     if channel not in channels:
-        raise ValidationFailed(f"{channel!r} is not one of {', '.join(channels)}", field="channel")
+        raise ValidationFailed(_("%(value)s is not one of %(allowed)s") % {"value": channel, "allowed": ", ".join(channels)},
+                               field="channel")
     if actor is None:
         allowed = (*SYSTEM_CHANNELS, *sorted(service_policy().intake.internal_channels))
     elif actor.role == Role.CUSTOMER:
@@ -189,8 +191,8 @@ def _check_channel(actor: User | None, channel: str) -> None:
     else:
         allowed = tuple(service_policy().intake.staff_channels)
     if channel not in allowed:
-        raise ValidationFailed(f"channel {channel!r} cannot be entered here; use one of {', '.join(allowed)}",
-                               field="channel")
+        raise ValidationFailed(_("channel %(value)s cannot be entered here; use one of %(allowed)s")
+                               % {"value": channel, "allowed": ", ".join(allowed)}, field="channel")
 
 
 # -- repeated contact -----------------------------------------------------------------------------
@@ -234,11 +236,12 @@ def _create(*, actor: User | None, data: WorkOrderInput, as_of: datetime) -> Wor
     description = text_field(data.description, field="description")
     subject = text_field(data.subject, field="subject", required=False, max_length=200)
     if data.contact_phone and not PHONE_RE.match(data.contact_phone):
-        raise ValidationFailed("not a valid mobile (11 digits) or landline number", field="contact_phone")
+        raise ValidationFailed(_("not a valid mobile (11 digits) or landline number"), field="contact_phone")
     if data.contact_email and ("@" not in data.contact_email or len(data.contact_email) > 254):
-        raise ValidationFailed("not a valid e-mail address", field="contact_email")
+        raise ValidationFailed(_("not a valid e-mail address"), field="contact_email")
     if data.area_type and data.area_type not in AreaType.values:
-        raise ValidationFailed(f"{data.area_type!r} is not one of {', '.join(AreaType.values)}", field="area_type")
+        raise ValidationFailed(_("%(value)s is not one of %(allowed)s")
+                               % {"value": data.area_type, "allowed": ", ".join(AreaType.values)}, field="area_type")
     customer, account, point = _resolve_parties(actor, data)
 
     classification = classify_text(f"{subject} {description}")
@@ -249,7 +252,8 @@ def _create(*, actor: User | None, data: WorkOrderInput, as_of: datetime) -> Wor
     order_type = category.split(".", 1)[0]
     if data.grade:
         if data.grade not in taxonomy.grades:
-            raise ValidationFailed(f"{data.grade!r} is not one of {', '.join(taxonomy.grades)}", field="grade")
+            raise ValidationFailed(_("%(value)s is not one of %(allowed)s")
+                                   % {"value": data.grade, "allowed": ", ".join(taxonomy.grades)}, field="grade")
         grade = data.grade
     else:
         grade = classification.grade
@@ -303,10 +307,15 @@ def _create(*, actor: User | None, data: WorkOrderInput, as_of: datetime) -> Wor
 
 
 @transaction.atomic
-def work_order_create(*, actor: User | None, data: WorkOrderInput, as_of: datetime) -> WorkOrder:
-    """Create one work order from any channel. Raises ValidationFailed naming the field,
+def work_order_create(*, actor: User | None, data: WorkOrderInput, as_of: datetime,
+                      attachments: tuple[tuple[str, bytes], ...] | list[tuple[str, bytes]] = ()) -> WorkOrder:
+    """Create one work order from any channel, with its (name, content) attachments. Raises
+    ValidationFailed naming the field (a bad attachment: field "file", and no order is written),
     PermissionDenied for a role that may not file orders."""
-    return _create(actor=actor, data=data, as_of=as_of)
+    order = _create(actor=actor, data=data, as_of=as_of)
+    for name, content in attachments:
+        _attach(order, name=name, content=content, actor=actor, as_of=as_of)
+    return order
 
 
 @transaction.atomic
@@ -315,7 +324,7 @@ def work_order_record_contact(*, actor: User, number: str, channel: str, note: s
     require(actor, "service.work")
     order = order_for_update(actor=actor, number=number)
     if channel not in service_policy().intake.channels:
-        raise ValidationFailed(f"{channel!r} is not a channel", field="channel")
+        raise ValidationFailed(_("%(value)s is not a channel") % {"value": channel}, field="channel")
     event(order, kind="customer_contacted_again", at=as_of, actor=actor, note=text_field(note, field="note", required=False))
     contact_log(order, channel=channel, as_of=as_of)
     return order
@@ -353,22 +362,24 @@ def attachment_validate(*, name: str, content: bytes, existing: int) -> tuple[st
     intake = service_policy().intake
     clean = PurePath((name or "").replace("\\", "/")).name.strip()[:200]
     if not clean:
-        raise ValidationFailed("the file has no name", field="file")
+        raise ValidationFailed(_("the file has no name"), field="file")
     if existing >= intake.attachments_per_order:
-        raise ValidationFailed(f"at most {intake.attachments_per_order} attachments per order", field="file")
+        raise ValidationFailed(_("at most %(n)s attachments per order") % {"n": intake.attachments_per_order},
+                               field="file")
     suffix = PurePath(clean).suffix.lower()
     content_type = intake.attachment_types.get(suffix)
     if content_type is None:
         allowed = ", ".join(sorted(intake.attachment_types))
-        raise ValidationFailed(f"{clean}: file type {suffix or '(none)'} is not accepted; allowed: {allowed}",
-                               field="file")
+        raise ValidationFailed(_("%(name)s: file type %(type)s is not accepted; allowed: %(allowed)s")
+                               % {"name": clean, "type": suffix or "-", "allowed": allowed}, field="file")
     if len(content) == 0:
-        raise ValidationFailed(f"{clean}: the file is empty", field="file")
+        raise ValidationFailed(_("%(name)s: the file is empty") % {"name": clean}, field="file")
     if len(content) > intake.attachment_max_bytes:
-        raise ValidationFailed(f"{clean}: {len(content)} bytes is over the limit of {intake.attachment_max_bytes}",
-                               field="file")
+        raise ValidationFailed(_("%(name)s: %(size)s bytes is over the limit of %(limit)s")
+                               % {"name": clean, "size": len(content), "limit": intake.attachment_max_bytes}, field="file")
     if not _sniff_ok(content_type, content):
-        raise ValidationFailed(f"{clean}: the content is not a {content_type} file", field="file")
+        raise ValidationFailed(_("%(name)s: the content is not a %(type)s file") % {"name": clean, "type": content_type},
+                               field="file")
     return clean, content_type
 
 
@@ -525,12 +536,12 @@ def work_order_from_email(*, raw: bytes, as_of: datetime, actor: User | None = N
         require(actor, "service.work")
     intake = service_policy().intake
     if not raw:
-        raise ValidationFailed("the e-mail file is empty", field="file")
+        raise ValidationFailed(_("the e-mail file is empty"), field="file")
     if len(raw) > intake.email_max_bytes:
         raise ValidationFailed(f"the e-mail is {len(raw)} bytes; the limit is {intake.email_max_bytes}", field="file")
     message = email.message_from_bytes(raw, policy=email.policy.default)
     if not message.get("From"):
-        raise ValidationFailed("not an e-mail message: no From header", field="file")
+        raise ValidationFailed(_("not an e-mail message: no From header"), field="file")
     message_id = str(message.get("Message-ID") or "").strip() or hashlib.sha256(raw).hexdigest()
     existing = _inbox_hit("email", message_id)
     if existing is not None:
@@ -539,7 +550,7 @@ def work_order_from_email(*, raw: bytes, as_of: datetime, actor: User | None = N
     subject = str(message.get("Subject") or "").strip()
     text = _email_text(message)
     if not text and not subject:
-        raise ValidationFailed("the e-mail has no subject and no text", field="file")
+        raise ValidationFailed(_("the e-mail has no subject and no text"), field="file")
     account_number = ""
     for candidate in _ACCOUNT_RE.findall(f"{subject} {text}"):
         if Account.objects.filter(number=candidate).exists():

@@ -19,6 +19,7 @@ from gridcare.access.services import audit_record
 from gridcare.core.errors import NotFound, ValidationFailed
 from gridcare.customers.models import Account, OrgUnit
 from gridcare.notifications import services as outbox
+from gridcare.service.i18n import _
 from gridcare.service.models import Outage, WorkOrder
 from gridcare.service.policy import service_policy
 from gridcare.service.services._common import local, require
@@ -74,31 +75,34 @@ def outage_create(*, actor: User, data: OutageInput, as_of: datetime) -> tuple[O
     require(actor, "service.supervise")
     policy = service_policy()
     if data.kind not in Outage.Kind.values:
-        raise ValidationFailed(f"{data.kind!r} is not one of {', '.join(Outage.Kind.values)}", field="kind")
+        raise ValidationFailed(_("%(value)s is not one of %(allowed)s")
+                               % {"value": data.kind, "allowed": ", ".join(Outage.Kind.values)}, field="kind")
     title = (data.title or "").strip()
     if not title or len(title) > 128:
-        raise ValidationFailed("title is required (at most 128 characters)", field="title")
+        raise ValidationFailed(_("title is required (at most 128 characters)"), field="title")
     unit = OrgUnit.objects.filter(code=data.org_unit_code).first()
     if unit is None:
-        raise ValidationFailed(f"unknown org unit {data.org_unit_code!r}", field="org_unit_code")
+        raise ValidationFailed(_("unknown org unit %(code)s") % {"code": data.org_unit_code}, field="org_unit_code")
     cells = [c.strip() for c in data.grid_cells if c and c.strip()]
     if not cells:
-        raise ValidationFailed("at least one grid cell is required", field="grid_cells")
+        raise ValidationFailed(_("at least one grid cell is required"), field="grid_cells")
     bad = [c for c in cells if not CELL_RE.match(c)]
     if bad:
-        raise ValidationFailed(f"not a grid cell code: {bad[0]!r}", field="grid_cells")
+        raise ValidationFailed(_("not a grid cell code: %(code)s") % {"code": bad[0]}, field="grid_cells")
     if data.start_at.tzinfo is None or data.end_at.tzinfo is None:
-        raise ValidationFailed("times need a time zone", field="start_at")
+        raise ValidationFailed(_("times need a time zone"), field="start_at")
     if data.end_at <= data.start_at:
-        raise ValidationFailed("the outage must end after it starts", field="end_at")
+        raise ValidationFailed(_("the outage must end after it starts"), field="end_at")
     notice = policy.outage.notice.get(data.kind)
     override = (data.notice_override_reason or "").strip()
     if notice is not None and data.start_at < policy.calendar.add(as_of, notice) and not override:
         raise ValidationFailed(
-            f"a {data.kind} outage needs {notice} notice: start at {local(policy.calendar.add(as_of, notice))} "
-            "or later, or give notice_override_reason", field="start_at")
+            _("a %(kind)s outage needs %(notice)s notice: start at %(earliest)s or later, or give a reason for "
+              "short notice (notice_override_reason)")
+            % {"kind": data.kind, "notice": notice, "earliest": local(policy.calendar.add(as_of, notice))},
+            field="start_at")
     if data.kind == Outage.Kind.FAULT and data.start_at > as_of:
-        raise ValidationFailed("a fault outage cannot start in the future", field="start_at")
+        raise ValidationFailed(_("a fault outage cannot start in the future"), field="start_at")
     outage = Outage.objects.create(
         kind=data.kind, title=title, reason=(data.reason or "")[:255], org_unit=unit, grid_cells=cells,
         start_at=data.start_at, end_at=data.end_at, notice_override_reason=override[:255],
@@ -124,9 +128,10 @@ def outage_restore(*, actor: User, outage_id: int, as_of: datetime, note: str = 
     require(actor, "service.supervise")
     outage = Outage.objects.select_for_update().filter(pk=outage_id).first()
     if outage is None:
-        raise NotFound(f"outage {outage_id} not found", field="outage_id")
+        raise NotFound(_("outage %(id)s not found") % {"id": outage_id}, field="outage_id")
     if outage.status in (Outage.Status.RESTORED, Outage.Status.CANCELLED):
-        raise ValidationFailed(f"the outage is already {outage.get_status_display()}", field="status")
+        raise ValidationFailed(_("the outage is already %(status)s") % {"status": outage.get_status_display()},
+                               field="status")
     outage.status = Outage.Status.RESTORED
     outage.restored_at = as_of
     outage.save(update_fields=["status", "restored_at"])
@@ -146,11 +151,11 @@ def outage_cancel(*, actor: User, outage_id: int, reason: str, as_of: datetime) 
     require(actor, "service.supervise")
     outage = Outage.objects.select_for_update().filter(pk=outage_id).first()
     if outage is None:
-        raise NotFound(f"outage {outage_id} not found", field="outage_id")
+        raise NotFound(_("outage %(id)s not found") % {"id": outage_id}, field="outage_id")
     if outage.status != Outage.Status.SCHEDULED:
-        raise ValidationFailed("only a scheduled outage can be cancelled", field="status")
+        raise ValidationFailed(_("only a scheduled outage can be cancelled"), field="status")
     if not (reason or "").strip():
-        raise ValidationFailed("reason is required", field="reason")
+        raise ValidationFailed(_("reason is required"), field="reason")
     outage.status = Outage.Status.CANCELLED
     outage.notice_override_reason = outage.notice_override_reason or reason[:255]
     outage.save(update_fields=["status", "notice_override_reason"])

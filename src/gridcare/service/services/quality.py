@@ -10,6 +10,7 @@ from django.db import transaction
 from gridcare.access.models import User
 from gridcare.core.errors import NotFound, ValidationFailed
 from gridcare.customers.models import OrgUnit
+from gridcare.service.i18n import _
 from gridcare.service.models import NegativeListEntry, TypicalCase
 from gridcare.service.services._common import order_for_update, require, text_field
 
@@ -23,10 +24,10 @@ def negative_entry_create(*, actor: User, description: str, occurred_at: datetim
     order = order_for_update(actor=actor, number=number) if number else None
     unit = order.org_unit if order else OrgUnit.objects.filter(code=org_unit_code).first()
     if unit is None:
-        raise ValidationFailed("give a work order or an org unit to hold accountable", field="org_unit_code")
+        raise ValidationFailed(_("give a work order or an org unit to hold accountable"), field="org_unit_code")
     accountable = User.objects.filter(pk=accountable_user_id).first() if accountable_user_id else None
     if accountable_user_id and accountable is None:
-        raise ValidationFailed(f"user {accountable_user_id} not found", field="accountable_user_id")
+        raise ValidationFailed(_("user %(id)s not found") % {"id": accountable_user_id}, field="accountable_user_id")
     entry = NegativeListEntry.objects.create(
         kind=NegativeListEntry.Kind.MANUAL, work_order=order, org_unit=unit,
         grid_cell=grid_cell or (order.grid_cell if order else ""), accountable_user=accountable,
@@ -41,9 +42,9 @@ def negative_entry_rectify(*, actor: User, entry_id: int, rectification: str, as
     require(actor, "service.supervise")
     entry = NegativeListEntry.objects.select_for_update().filter(pk=entry_id).first()
     if entry is None:
-        raise NotFound(f"entry {entry_id} not found", field="entry_id")
+        raise NotFound(_("entry %(id)s not found") % {"id": entry_id}, field="entry_id")
     if entry.status == NegativeListEntry.Status.RECTIFIED:
-        raise ValidationFailed("already rectified", field="status")
+        raise ValidationFailed(_("already rectified"), field="status")
     entry.rectification = text_field(rectification, field="rectification")
     entry.status = NegativeListEntry.Status.RECTIFIED
     entry.rectified_at = as_of
@@ -58,11 +59,12 @@ def typical_case_create(*, actor: User, title: str, summary: str, as_of: datetim
     """Publish a case for the library, usually from a work order; accountability names who answered for it."""
     require(actor, "service.supervise")
     if kind not in TypicalCase.Kind.values:
-        raise ValidationFailed(f"{kind!r} is not one of {', '.join(TypicalCase.Kind.values)}", field="kind")
+        raise ValidationFailed(_("%(value)s is not one of %(allowed)s")
+                               % {"value": kind, "allowed": ", ".join(TypicalCase.Kind.values)}, field="kind")
     order = order_for_update(actor=actor, number=number) if number else None
     unit = order.org_unit if order else OrgUnit.objects.filter(code=org_unit_code).first()
     if unit is None:
-        raise ValidationFailed("give a work order or an org unit", field="org_unit_code")
+        raise ValidationFailed(_("give a work order or an org unit"), field="org_unit_code")
     return TypicalCase.objects.create(
         kind=kind, title=text_field(title, field="title", max_length=128), summary=text_field(summary, field="summary"),
         lessons=text_field(lessons, field="lessons", required=False),

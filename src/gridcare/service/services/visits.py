@@ -14,6 +14,7 @@ from django.db import transaction
 from gridcare.access.models import User
 from gridcare.core.errors import NotFound, ValidationFailed
 from gridcare.notifications import services as outbox
+from gridcare.service.i18n import _
 from gridcare.service.models import NegativeListEntry, ReturnVisit, WorkOrder
 from gridcare.service.policy import Question, service_policy
 from gridcare.service.selectors import staff_scope_q
@@ -72,37 +73,39 @@ def policy_base_url() -> str:
 
 def _validate_answers(visit: ReturnVisit, answers: dict[str, Any]) -> tuple[dict[str, Any], int]:
     if not isinstance(answers, dict):
-        raise ValidationFailed("answers must be an object of question code → answer", field="answers")
+        raise ValidationFailed(_("answers must be an object of question code → answer"), field="answers")
     clean: dict[str, Any] = {}
     score = None
     codes = {q["code"] for q in visit.questions}
     unknown = set(answers) - codes
     if unknown:
-        raise ValidationFailed(f"unknown question(s): {', '.join(sorted(unknown))}", field=f"answers.{sorted(unknown)[0]}")
+        raise ValidationFailed(_("unknown question(s): %(codes)s") % {"codes": ", ".join(sorted(unknown))},
+                               field=f"answers.{sorted(unknown)[0]}")
     for q in visit.questions:
         value = answers.get(q["code"])
         if value in (None, ""):
             if q["required"]:
-                raise ValidationFailed(f"{q['text']} — an answer is required", field=f"answers.{q['code']}")
+                raise ValidationFailed(_("%(question)s — an answer is required") % {"question": q["text"]},
+                                       field=f"answers.{q['code']}")
             continue
         if q["kind"] == "score":
             try:
                 value = int(value)
             except (TypeError, ValueError):
-                raise ValidationFailed("a score must be a whole number 1–5", field=f"answers.{q['code']}") from None
+                raise ValidationFailed(_("a score must be a whole number 1–5"), field=f"answers.{q['code']}") from None
             if not 1 <= value <= 5:
-                raise ValidationFailed("a score must be between 1 and 5", field=f"answers.{q['code']}")
+                raise ValidationFailed(_("a score must be between 1 and 5"), field=f"answers.{q['code']}")
         elif q["kind"] == "yes_no":
             value = str(value).lower()
             if value not in ("yes", "no"):
-                raise ValidationFailed("answer yes or no", field=f"answers.{q['code']}")
+                raise ValidationFailed(_("answer yes or no"), field=f"answers.{q['code']}")
         else:
             value = str(value).strip()[:500]
         clean[q["code"]] = value
         if q["score"]:
             score = value
     if score is None:
-        raise ValidationFailed("the satisfaction score is required", field="answers")
+        raise ValidationFailed(_("the satisfaction score is required"), field="answers")
     return clean, score
 
 
@@ -145,14 +148,15 @@ def return_visit_complete(*, actor: User, visit_id: int, answers: dict[str, Any]
     visit = (ReturnVisit.objects.select_for_update()
              .filter(pk=visit_id, work_order__in=WorkOrder.objects.filter(staff_scope_q(actor)).values("pk")).first())
     if visit is None:
-        raise NotFound(f"return visit {visit_id} not found", field="visit_id")
+        raise NotFound(_("return visit %(id)s not found") % {"id": visit_id}, field="visit_id")
     if visit.method != ReturnVisit.Method.PHONE or visit.status != ReturnVisit.Status.PENDING:
-        raise ValidationFailed(f"this visit is {visit.get_status_display()} ({visit.get_method_display()})",
+        raise ValidationFailed(_("this visit is %(status)s (%(method)s)")
+                               % {"status": visit.get_status_display(), "method": visit.get_method_display()},
                                field="visit_id")
     quiet = service_policy().return_visit.quiet_hours
     if quiet.contains(as_of) and not customer_requested_time:
-        raise UnableToVisitNow(f"no return visits during quiet hours ({quiet}); next allowed at "
-                               f"{local(quiet.next_allowed(as_of))}", field="as_of")
+        raise UnableToVisitNow(_("no return visits during quiet hours (%(quiet)s); next allowed at %(next)s")
+                               % {"quiet": quiet, "next": local(quiet.next_allowed(as_of))}, field="as_of")
     return _finish(visit, answers=answers, actor=actor, as_of=as_of)
 
 
@@ -164,9 +168,9 @@ def return_visit_unreachable(*, actor: User, visit_id: int, note: str, as_of: da
     visit = (ReturnVisit.objects.select_for_update()
              .filter(pk=visit_id, work_order__in=WorkOrder.objects.filter(staff_scope_q(actor)).values("pk")).first())
     if visit is None:
-        raise NotFound(f"return visit {visit_id} not found", field="visit_id")
+        raise NotFound(_("return visit %(id)s not found") % {"id": visit_id}, field="visit_id")
     if visit.method != ReturnVisit.Method.PHONE or visit.status != ReturnVisit.Status.PENDING:
-        raise ValidationFailed(f"this visit is {visit.get_status_display()}", field="visit_id")
+        raise ValidationFailed(_("this visit is %(status)s") % {"status": visit.get_status_display()}, field="visit_id")
     policy = service_policy()
     visit.attempts += 1
     visit.note = (note or "")[:255]
@@ -188,11 +192,11 @@ def return_visit_answer_survey(*, token: str, answers: dict[str, Any], as_of: da
     """The customer answers the SMS survey through the link (no login; the token is the key)."""
     visit = ReturnVisit.objects.select_for_update().filter(token=token, method=ReturnVisit.Method.SMS).first()
     if visit is None:
-        raise NotFound("survey not found", field="token")
+        raise NotFound(_("survey not found"), field="token")
     policy = service_policy()
     if visit.status == ReturnVisit.Status.SENT and policy.calendar.add(
             visit.scheduled_at, policy.return_visit.survey_valid_for) <= as_of:
-        raise ValidationFailed("this survey link has expired", field="token")
+        raise ValidationFailed(_("this survey link has expired"), field="token")
     if visit.status != ReturnVisit.Status.SENT:
-        raise ValidationFailed(f"this survey is {visit.get_status_display()}", field="token")
+        raise ValidationFailed(_("this survey is %(status)s") % {"status": visit.get_status_display()}, field="token")
     return _finish(visit, answers=answers, actor=None, as_of=as_of)

@@ -14,6 +14,7 @@ from gridcare.access.roles import Role, can
 from gridcare.access.services import audit_record
 from gridcare.core.errors import ValidationFailed
 from gridcare.customers.models import OrgUnit
+from gridcare.service.i18n import _
 from gridcare.service.models import ContactLog, TaskForce, WorkOrder
 from gridcare.service.policy import service_policy
 from gridcare.service.services._common import (
@@ -46,7 +47,7 @@ def _staff(user_id: int | None, *, field: str) -> User | None:
         return None
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or user.role == Role.CUSTOMER or not can(user.role, "service.work"):
-        raise ValidationFailed(f"user {user_id} cannot work service orders", field=field)
+        raise ValidationFailed(_("user %(id)s cannot work service orders") % {"id": user_id}, field=field)
     return user
 
 
@@ -240,9 +241,9 @@ def work_order_transfer(*, actor: User, number: str, org_unit_code: str, reason:
     reason = text_field(reason, field="reason")
     unit = OrgUnit.objects.filter(code=org_unit_code).first()
     if unit is None:
-        raise ValidationFailed(f"unknown org unit {org_unit_code!r}", field="org_unit_code")
+        raise ValidationFailed(_("unknown org unit %(code)s") % {"code": org_unit_code}, field="org_unit_code")
     if unit.pk == order.org_unit_id and assignee_id is None:
-        raise ValidationFailed("the order is already with this unit", field="org_unit_code")
+        raise ValidationFailed(_("the order is already with this unit"), field="org_unit_code")
     assignee = _staff(assignee_id, field="assignee_id")
     if assignee is None:
         rule = service_policy().routing.rule_for({"type": order.type, "category": order.category,
@@ -273,12 +274,12 @@ def work_order_merge(*, actor: User, number: str, into_number: str, reason: str,
     attachments count for the survivor, and both histories say so. Returns the survivor."""
     require(actor, "service.work")
     if number == into_number:
-        raise ValidationFailed("an order cannot be merged into itself", field="into_number")
+        raise ValidationFailed(_("an order cannot be merged into itself"), field="into_number")
     duplicate = order_for_update(actor=actor, number=number)
     survivor = order_for_update(actor=actor, number=into_number)
     require_status(duplicate, OPEN, "merge")
     if survivor.status not in OPEN:
-        raise UnableToChangeWorkOrder(f"{survivor.number} is not open", field="into_number")
+        raise UnableToChangeWorkOrder(_("%(number)s is not open") % {"number": survivor.number}, field="into_number")
     reason = text_field(reason, field="reason")
     clocks_cancel(duplicate, as_of=as_of)
     duplicate.merged_into = survivor
