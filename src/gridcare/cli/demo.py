@@ -27,6 +27,8 @@ DEMO_STEPS: list[str] = [
     "gridcare.reconciliation.demo:load_demo",
     "gridcare.service.demo:load_demo",
     "gridcare.assistant.demo:load_demo",
+    "gridcare.experience.demo:load_demo",
+    "gridcare.kpi.demo:load_demo",
 ]
 
 
