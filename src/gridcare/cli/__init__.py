@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "gridcare.cli.imports",
     "gridcare.cli.tokens",
     "gridcare.cli.money",
+    "gridcare.cli.service",
     "gridcare.cli.payments",
     "gridcare.cli.billing",
     "gridcare.cli.assistant",

@@ -342,13 +342,14 @@ class BreachRow:
         return round(self.on_time / self.total, 4) if self.total else None
 
 
-def breach_report(*, user: User, start: datetime, end: datetime, as_of: datetime,
+def breach_report(*, user: User | None, start: datetime, end: datetime, as_of: datetime,
                   org_unit_code: str = "") -> list[BreachRow]:
     """Time limits that fell due in [start, end), per org unit, order type and clock: how many were
     met on time and how many breached (工单及时率). Paused and cancelled clocks, and running clocks
-    not yet due at `as_of`, are left out; a clock still running past its due time counts as breached."""
+    not yet due at `as_of`, are left out; a clock still running past its due time counts as breached.
+    `user=None` is the whole company (the CLI report, KPI jobs)."""
     taxonomy = service_policy().taxonomy
-    orders = WorkOrder.objects.filter(staff_scope_q(user))
+    orders = WorkOrder.objects.all() if user is None else WorkOrder.objects.filter(staff_scope_q(user))
     if org_unit_code:
         unit = OrgUnit.objects.filter(code=org_unit_code).first()
         orders = orders.filter(org_unit__path__startswith=unit.path) if unit else orders.none()
