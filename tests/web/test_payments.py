@@ -139,3 +139,17 @@ def test_portal_customer_pays_a_bill_through_the_test_gateway(co):
     other = f.user("customer", customer=co.shop.customer, username="shop")
     assert _client(other).get(f"/portal/payments/testpay/{intent.number}/").status_code == 404
     assert_ledger_invariants()
+
+
+def test_counter_page_posts_bills_issued_a_moment_ago(co):
+    from datetime import date
+
+    from gridcare.billing.models import Bill
+
+    Bill.objects.create(number="N1", account=co.home, org_unit=co.home.org_unit, period_code="2026-10",
+                        kind="invoice", status="issued", start_date=date(2026, 10, 1), end_date=date(2026, 11, 1),
+                        tariff_code="x", total_fen=4321, issued_at=timezone.now(), due_date=date(2026, 11, 15),
+                        created_at=timezone.now())
+    page = _client(co.cashier).get(f"/console/payments/accounts/{co.home.pk}/").content.decode()
+    assert "N1" in page and 'data-testid="owed">43.21' in page
+    assert account_balance(account_id=co.home.pk).balance_fen == 4321

@@ -153,6 +153,8 @@ def _account_or_404(request, account_id: int):
 @staff_required(COLLECT)
 def payments_account(request, account_id: int):
     account = _account_or_404(request, account_id)
+    # Bills issued a moment ago reach the ledger before the cashier takes money for them (idempotent).
+    services.receivables_post_issued_bills(as_of=timezone.now(), account_ids=[account.pk])
     today = timezone.localdate()
     items = selectors.open_items(account_id=account.pk, as_of_date=today)
     form = PaymentForm(request.POST or None, items=items, initial={"form_token": secrets.token_urlsafe(16)})

@@ -31,6 +31,8 @@ from gridcare.web.views.portal import AccountPanel, register_account_panel
 def portal_payments(request):
     today = timezone.localdate()
     accounts = list(account_list(user=request.user, as_of=today))
+    # Bills issued a moment ago reach the ledger before the customer pays (idempotent).
+    services.receivables_post_issued_bills(as_of=timezone.now(), account_ids=[a.pk for a in accounts])
     rows = [{"account": a, "balance": selectors.account_balance(account_id=a.pk),
              "items": selectors.open_items(account_id=a.pk, as_of_date=today)} for a in accounts]
     history = selectors.payment_list(user=request.user)[:50]
