@@ -54,7 +54,6 @@ from gridcare.rating.scaled import (
     fmt_decimal,
     fmt_fen,
     fmt_milli,
-    milli_to_decimal,
     price_e8,
     round_div,
 )
@@ -1213,7 +1212,14 @@ class _Run:
 
     def _assemble(self, parts: pl.DataFrame, pf: pl.DataFrame) -> RatingResult:
         """Concatenate line kinds, order them (account order of the input, then date, then the
-        component order of the tariff file), number them, attach the constant columns."""
+        component order of the tariff file), number them, attach the constant columns.
+
+        When no account is split (one part per account, each kind at most one line per account),
+        the order is computed without sorting: line numbers come from a per-account counter over
+        the kinds in tariff order, and each line's final position is its account's offset plus its
+        line number, so one gather puts the lines in place."""
+        import numpy as np
+
         ids = self.accounts[ID]
         rejected = (
             pl.concat(self.rejects).unique(maintain_order=True)
@@ -1223,67 +1229,97 @@ class _Run:
         cols = ["_a", "kind", "start_date", "end_date", "qty", "price", "amount_fen"]
         if self.explain:
             cols += ["explanation_zh", "explanation_en"]
-        if self.lines:
-            lines = pl.concat([f.select(cols) for f in self.lines], how="vertical")
-        else:
-            lines = pl.DataFrame(schema={c: _LINE_DTYPES[c] for c in cols})
+        frames = [f.select(cols) for f in self.lines]
         if rejected.height:
-            bad = self.accounts.join(rejected.select(ID).unique(), on=ID, how="semi")["_a"]
-            lines = lines.filter(~pl.col("_a").is_in(bad.implode()))
-            parts = parts.filter(~pl.col("_a").is_in(bad.implode()))
+            bad = self.accounts.join(rejected.select(ID).unique(), on=ID, how="semi")["_a"].implode()
+            frames = [f.filter(~pl.col("_a").is_in(bad)) for f in frames]
+            parts = parts.filter(~pl.col("_a").is_in(bad))
         kinds = pl.DataFrame(
             self.kinds or None,
             schema={"seq": pl.Int64, "tariff": pl.String, "version": pl.String, "component": pl.String,
                     "line_code": pl.String, "unit": pl.String, "rule": pl.String},
         )
-        seqs = kinds["seq"].cast(pl.Int64)
-        day = (pl.col("start_date") - pl.lit(self.ps)).dt.total_days().cast(pl.Int64)
-        order_key = (pl.col("_a").cast(pl.Int64) * (1 << 22)) + day * (1 << 12) + pl.lit(seqs).gather(pl.col("kind"))
-        if self.split or self.has_segments or len(self.lines) > 1:
-            lines = lines.with_columns(order_key.alias("_k")).sort("_k").drop("_k")
-        idx = pl.int_range(pl.len(), dtype=pl.Int64)
-        new = (pl.col("_a") != pl.col("_a").shift(1)).fill_null(True)
-        line_no = idx - pl.when(new).then(idx).otherwise(None).forward_fill() + 1
-        k = pl.col("kind")
-        out = [
-            pl.lit(ids).gather(pl.col("_a")).alias(ID),
-            line_no.cast(pl.Int32).alias("line_no"),
-            pl.lit(kinds["tariff"]).gather(k).alias("tariff"),
-            pl.lit(kinds["version"]).gather(k).alias("version"),
-            pl.col("start_date"),
-            pl.col("end_date"),
-            pl.lit(kinds["component"]).gather(k).alias("component"),
-            pl.lit(kinds["line_code"]).gather(k).alias("line_code"),
-            pl.col("qty"),
-            pl.lit(kinds["unit"]).gather(k).alias("unit"),
-            pl.col("price"),
-            pl.col("amount_fen"),
-            pl.lit(kinds["rule"]).gather(k).alias("rule"),
-        ]
-        if self.explain:
-            out += [pl.col("explanation_zh"), pl.col("explanation_en")]
+        n_acc = self.accounts.height
+        simple = not (self.split or self.has_segments)
+        if simple:
+            frames = sorted((f for f in frames if f.height), key=lambda f: self.kinds[f["kind"][0]]["seq"])
+        lines = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema={c: _LINE_DTYPES[c] for c in cols})
+        counts = np.zeros(n_acc, dtype=np.int64)
+        if simple:
+            a = lines["_a"].to_numpy().astype(np.int64)
+            numbers = np.empty(a.shape[0], dtype=np.int64)
+            at = 0
+            for f in frames:  # kinds in tariff order; an account appears at most once per kind
+                rows = a[at: at + f.height]
+                numbers[at: at + f.height] = counts[rows] + 1
+                counts[rows] += 1
+                at += f.height
+            offsets = np.cumsum(counts) - counts
+            place = np.empty(a.shape[0], dtype=np.int64)
+            place[offsets[a] + numbers - 1] = np.arange(a.shape[0], dtype=np.int64)
+            lines = lines.with_columns(pl.Series("line_no", numbers, dtype=pl.Int32))[place]
         else:
-            out += [pl.lit(None, dtype=pl.String).alias("explanation_zh"), pl.lit(None, dtype=pl.String).alias("explanation_en")]
-        numbered = lines.select(out)
-        final = numbered.with_columns(
-            _decimal_series(numbered["qty"], 3).alias("quantity"),
-            _decimal_series(numbered["price"], 8).alias("unit_price"),
-        ).select(list(LINES_SCHEMA))
-        sums = lines.group_by("_a").agg(pl.col("amount_fen").sum(), pl.len().cast(pl.UInt32).alias("line_count"))
-        billed = parts.group_by("_a").agg(pl.col("b_total").sum().alias("billed_wh"))
-        totals = (
-            billed.join(sums, on="_a", how="left")
-            .join(pf.select("_a", "cos_k", "rate_e8"), on="_a", how="left")
-            .sort("_a")
-            .select(
-                pl.lit(ids).gather(pl.col("_a")).alias(ID),
-                pl.col("amount_fen").fill_null(0).cast(pl.Int64),
-                pl.col("billed_wh").cast(pl.Int64),
-                pl.col("line_count").fill_null(0).cast(pl.UInt32),
-                milli_to_decimal(pl.col("cos_k"), 2).alias("cos_phi"),
-                milli_to_decimal(pl.col("rate_e8"), 8).alias("pf_rate"),
-            )
+            seqs = kinds["seq"].cast(pl.Int64)
+            day = (pl.col("start_date") - pl.lit(self.ps)).dt.total_days().cast(pl.Int64)
+            order_key = (pl.col("_a").cast(pl.Int64) * (1 << 22)) + day * (1 << 12) + pl.lit(seqs).gather(pl.col("kind"))
+            lines = lines.with_columns(order_key.alias("_k")).sort("_k").drop("_k")
+            idx = pl.int_range(pl.len(), dtype=pl.Int64)
+            new = (pl.col("_a") != pl.col("_a").shift(1)).fill_null(True)
+            lines = lines.with_columns(
+                (idx - pl.when(new).then(idx).otherwise(None).forward_fill() + 1).cast(pl.Int32).alias("line_no"))
+            a_sorted = lines["_a"].to_numpy().astype(np.int64)
+            np.add.at(counts, a_sorted, 1)
+        kind = lines["kind"]
+        explanations = (
+            [lines["explanation_zh"], lines["explanation_en"]]
+            if self.explain
+            else [pl.repeat(None, lines.height, dtype=pl.String, eager=True).alias("explanation_zh"),
+                  pl.repeat(None, lines.height, dtype=pl.String, eager=True).alias("explanation_en")]
         )
+        final = pl.DataFrame([
+            ids.gather(lines["_a"]).alias(ID),
+            lines["line_no"],
+            kinds["tariff"].gather(kind),
+            kinds["version"].gather(kind),
+            lines["start_date"],
+            lines["end_date"],
+            kinds["component"].gather(kind),
+            kinds["line_code"].gather(kind),
+            _decimal_series(lines["qty"], 3).alias("quantity"),
+            kinds["unit"].gather(kind),
+            _decimal_series(lines["price"], 8).alias("unit_price"),
+            lines["amount_fen"],
+            kinds["rule"].gather(kind),
+            *explanations,
+        ]).select(list(LINES_SCHEMA))
+        # per-account sums over the now contiguous lines: exact Int64, no float
+        amounts = lines["amount_fen"].to_numpy()
+        has = np.nonzero(counts)[0]
+        starts = (np.cumsum(counts) - counts)[has]
+        # totals by account position (scatter into arrays indexed by _a instead of joining)
+        part_a = parts["_a"].to_numpy().astype(np.int64)
+        billed = np.zeros(n_acc, dtype=np.int64)
+        np.add.at(billed, part_a, parts["b_total"].to_numpy().astype(np.int64))
+        amount = np.zeros(n_acc, dtype=np.int64)
+        if has.size:
+            amount[has] = np.add.reduceat(amounts, starts)
+        present = np.zeros(n_acc, dtype=bool)
+        present[part_a] = True
+        rated = np.nonzero(present)[0]
+        pf_a = pf["_a"].to_numpy().astype(np.int64)
+        cos_k = pl.repeat(None, n_acc, dtype=pl.Int64, eager=True).scatter(pf_a, pf["cos_k"]) if pf.height else None
+        rate_e8 = pl.repeat(None, n_acc, dtype=pl.Int64, eager=True).scatter(pf_a, pf["rate_e8"]) if pf.height else None
+        pick = pl.Series(rated, dtype=pl.Int64)
+        totals = pl.DataFrame([
+            ids.gather(pick).alias(ID),
+            pl.Series("amount_fen", amount[rated], dtype=pl.Int64),
+            pl.Series("billed_wh", billed[rated], dtype=pl.Int64),
+            pl.Series("line_count", counts[rated], dtype=pl.UInt32),
+            _decimal_series(cos_k.gather(pick) if cos_k is not None else pl.repeat(None, rated.size, dtype=pl.Int64, eager=True), 2)
+            .alias("cos_phi"),
+            _decimal_series(rate_e8.gather(pick) if rate_e8 is not None else pl.repeat(None, rated.size, dtype=pl.Int64, eager=True), 8)
+            .alias("pf_rate"),
+        ])
         return RatingResult(lines=final, totals=totals, rejected=rejected)
 
 
@@ -1300,18 +1336,23 @@ def _aligned(left: pl.DataFrame, right: pl.DataFrame, *, segment: bool = True) -
 
 
 def _decimal_series(values: pl.Series, scale: int) -> pl.Series:
-    """Scaled Int64 (no nulls) → Decimal(38, scale) by reinterpreting it as Arrow decimal128: the
-    unscaled integer *is* the value, so this is exact and avoids two passes of Decimal arithmetic."""
-    if values.null_count() or values.len() == 0:
-        return pl.select(milli_to_decimal(pl.lit(values), scale)).to_series()
+    """Scaled Int64 → Decimal(38, scale) by reinterpreting it as Arrow decimal128: the unscaled
+    integer *is* the value, so this is exact and avoids two passes of Decimal arithmetic. Nulls
+    stay null."""
     import numpy as np
     import pyarrow as pa
 
-    low = values.to_numpy()
+    nulls = values.null_count()
+    if values.len() == 0 or nulls == values.len():
+        return pl.repeat(None, values.len(), dtype=pl.Decimal(38, scale), eager=True).alias(values.name)
+    low = values.fill_null(0).cast(pl.Int64).to_numpy()
     wide = np.empty((low.shape[0], 2), dtype=np.int64)
     wide[:, 0] = low
     wide[:, 1] = low >> 63  # sign extension to 128 bits (little-endian)
-    array = pa.Array.from_buffers(pa.decimal128(38, scale), low.shape[0], [None, pa.py_buffer(wide)])
+    validity = None
+    if nulls:
+        validity = pa.array(values.is_not_null().to_numpy()).buffers()[1]
+    array = pa.Array.from_buffers(pa.decimal128(38, scale), low.shape[0], [validity, pa.py_buffer(wide)], null_count=nulls)
     return pl.Series(values.name, array)
 
 
