@@ -32,30 +32,36 @@ def largest_remainder(
     """
     if frame.height == 0:
         return frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(out))
-    w = pl.col(weight).cast(pl.Int128)
-    total_w = w.sum().over(by)
-    n = pl.len().over(by).cast(pl.Int128)
-    eff_w = pl.when(total_w == 0).then(pl.lit(1, dtype=pl.Int128)).otherwise(w)
-    eff_total = pl.when(total_w == 0).then(n).otherwise(total_w)
-    mag = pl.col(amount).cast(pl.Int128).abs()
+    # Group sums first (Int64 windows are cheap), then the Int128 products on plain columns.
     work = frame.with_row_index(_ROW).with_columns(
+        pl.col(weight).cast(pl.Int64).sum().over(by).alias("__lr_tw"),
+        pl.len().over(by).cast(pl.Int64).alias("__lr_n"),
+    )
+    zero = pl.col("__lr_tw") == 0
+    eff_w = pl.when(zero).then(1).otherwise(pl.col(weight)).cast(pl.Int128)
+    eff_total = pl.when(zero).then(pl.col("__lr_n")).otherwise(pl.col("__lr_tw")).cast(pl.Int128)
+    mag = pl.col(amount).cast(pl.Int128).abs()
+    work = work.with_columns(
         (mag * eff_w // eff_total).alias("__lr_base"),
         (mag * eff_w % eff_total).alias("__lr_frac"),
         mag.alias("__lr_mag"),
     )
     sort_cols = [*by, "__lr_frac"] + ([order] if order else []) + [_ROW]
     descending = [False] * len(by) + [True] + ([False] if order else []) + [False]
-    work = work.sort(sort_cols, descending=descending).with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(by).alias("__lr_rank"),
-        (pl.col("__lr_mag") - pl.col("__lr_base").sum().over(by)).alias("__lr_left"),
+    # Rank within the group after sorting: the row's position minus the group's first position
+    # (a broadcast min is much cheaper than a per-group int_range window).
+    work = work.sort(sort_cols, descending=descending).with_row_index("__lr_pos").with_columns(
+        (pl.col("__lr_pos") - pl.col("__lr_pos").min().over(by) + 1).cast(pl.Int64).alias("__lr_rank"),
+        (pl.col("__lr_mag").cast(pl.Int64) - pl.col("__lr_base").cast(pl.Int64).sum().over(by)).alias("__lr_left"),
     )
     sign = pl.when(pl.col(amount) < 0).then(-1).otherwise(1)
     return (
         work.with_columns(
             (
-                (pl.col("__lr_base") + (pl.col("__lr_rank") <= pl.col("__lr_left")).cast(pl.Int128)) * sign
-            ).cast(pl.Int64).alias(out)
+                (pl.col("__lr_base").cast(pl.Int64) + (pl.col("__lr_rank") <= pl.col("__lr_left")).cast(pl.Int64))
+                * sign
+            ).alias(out)
         )
         .sort(_ROW)
-        .drop(_ROW, "__lr_base", "__lr_frac", "__lr_mag", "__lr_rank", "__lr_left")
+        .drop(_ROW, "__lr_pos", "__lr_tw", "__lr_n", "__lr_base", "__lr_frac", "__lr_mag", "__lr_rank", "__lr_left")
     )

@@ -170,11 +170,20 @@ def apply_billing_parameters(usage: pl.DataFrame, params: pl.DataFrame | None, p
     allowances: list[tuple] = []
     capacity: list[tuple] = []
     seen: set[tuple[int, str]] = set()
+    parsed: dict[tuple[str, str], Any] = {}  # identical specs (a common split, a scheme) are parsed once
     for row in pl.concat([period_level, cap_rows]).sort("account_id", "kind", "start_date",
                                                         nulls_last=False).iter_rows(named=True):
         acc, pid, kind = row["account_id"], row["parameter_id"], row["kind"]
+        key = (kind, row["spec"] or "null")
         try:
-            spec = parse_spec(kind, json.loads(row["spec"] or "null"), config=cfg)
+            if key not in parsed:
+                try:
+                    parsed[key] = parse_spec(kind, json.loads(key[1]), config=cfg)
+                except (GridcareError, ValueError) as exc:
+                    parsed[key] = exc
+            spec = parsed[key]
+            if isinstance(spec, Exception):
+                raise spec
         except (GridcareError, ValueError) as exc:
             exc_rows.append((acc, pid, kind, "spec_invalid", True, f"parameter {pid} ({kind}) cannot be applied: {exc}",
                              {"field": getattr(exc, "field", None)}))

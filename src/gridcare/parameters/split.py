@@ -37,38 +37,53 @@ class SplitResult:
 
 
 def _plan(rules: list[tuple[int, int, SplitSpec]]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(quantity steps, ratio steps, parts), each step with its position in the account's order."""
-    q_rows, r_rows, part_rows = [], [], []
+    """(quantity steps, ratio steps, parts), each step with its position in the account's order.
+
+    Accounts sharing one spec object (the engine parses identical specs once) share one template,
+    joined to their (account, parameter) pairs, so planning costs per distinct spec, not per account."""
+    by_spec: dict[int, tuple[SplitSpec, list[tuple[int, int]]]] = {}
     for account_id, parameter_id, spec in rules:
+        by_spec.setdefault(id(spec), (spec, []))[1].append((account_id, parameter_id))
+    q_parts, r_parts, p_parts = [], [], []
+    for spec, owners in by_spec.values():
+        q_rows, r_rows, part_rows = [], [], []
         part_no = 0
         q_offset = 1 if spec.order == "ratio_first" and spec.ratios else 0
         for i, q in enumerate(spec.quantities):
             part_no += 1
-            q_rows.append((account_id, parameter_id, i + 1 + q_offset, part_no, q.wh, q.registers))
-            label = q.label or f"定量 {q.wh / 1000:g} kWh"
-            part_rows.append((account_id, part_no, parameter_id, q.tariff, q.category, label))
+            q_rows.append((i + 1 + q_offset, part_no, q.wh, q.registers))
+            part_rows.append((part_no, q.tariff, q.category, q.label or f"定量 {q.wh / 1000:g} kWh"))
         if spec.ratios:
             step = 1 if spec.order == "ratio_first" else len(spec.quantities) + 1
             for i, r in enumerate(spec.ratios):
                 if r.tariff is None:
-                    r_rows.append((account_id, parameter_id, step, 0, r.ppm, i))
+                    r_rows.append((step, 0, r.ppm, i))
                     continue
                 part_no += 1
-                r_rows.append((account_id, parameter_id, step, part_no, r.ppm, i))
-                label = r.label or f"定比 {r.ppm / 10_000:g}%"
-                part_rows.append((account_id, part_no, parameter_id, r.tariff, r.category, label))
+                r_rows.append((step, part_no, r.ppm, i))
+                part_rows.append((part_no, r.tariff, r.category, r.label or f"定比 {r.ppm / 10_000:g}%"))
             if all(r.tariff is not None for r in spec.ratios):
                 # No share stays on the own tariff: the main part still takes part (weight 0) so
                 # the registers it keeps are explicit zeros.
-                r_rows.append((account_id, parameter_id, step, 0, 0, len(spec.ratios)))
-    q = pl.DataFrame(q_rows, orient="row", schema={
+                r_rows.append((step, 0, 0, len(spec.ratios)))
+        who = pl.DataFrame(owners, orient="row", schema={"account_id": pl.Int64, "parameter_id": pl.Int64})
+        if q_rows:
+            q_parts.append(who.join(pl.DataFrame(q_rows, orient="row", schema={
+                "step": pl.Int32, "part_no": pl.Int32, "q_wh": pl.Int64, "registers": pl.String}), how="cross"))
+        if r_rows:
+            r_parts.append(who.join(pl.DataFrame(r_rows, orient="row", schema={
+                "step": pl.Int32, "part_no": pl.Int32, "ppm": pl.Int64, "pos": pl.Int32}), how="cross"))
+        if part_rows:
+            p_parts.append(who.join(pl.DataFrame(part_rows, orient="row", schema={
+                "part_no": pl.Int32, "tariff": pl.String, "category": pl.String, "label": pl.String}), how="cross"))
+    q = pl.concat(q_parts) if q_parts else pl.DataFrame(schema={
         "account_id": pl.Int64, "parameter_id": pl.Int64, "step": pl.Int32, "part_no": pl.Int32, "q_wh": pl.Int64,
         "registers": pl.String})
-    r = pl.DataFrame(r_rows, orient="row", schema={
+    r = pl.concat(r_parts) if r_parts else pl.DataFrame(schema={
         "account_id": pl.Int64, "parameter_id": pl.Int64, "step": pl.Int32, "part_no": pl.Int32, "ppm": pl.Int64,
         "pos": pl.Int32})
-    parts = pl.DataFrame(part_rows, orient="row", schema=dict(PART_COLUMNS))
-    return q, r, parts
+    parts = pl.concat(p_parts).select(list(PART_COLUMNS)) if p_parts else pl.DataFrame(schema=dict(PART_COLUMNS))
+    return q, r, parts.sort("account_id", "part_no")
 
 
 def _take_quantities(remaining: pl.DataFrame, steps: pl.DataFrame, tou: pl.DataFrame
