@@ -47,7 +47,7 @@ def test_kb_search_finds_the_article(client, town: Town):
     assert html.index("change-006") < html.index("</table>")
     first_row = html[html.index("<tbody>"):].split("</tr>")[0]
     assert "change-006" in first_row
-    assert "发布版本" in html or "Published version" in html
+    assert "发布版本" in html and "Published version" not in html  # zh-Hans by default
 
 
 def test_kb_htmx_search_returns_only_the_results(client, town: Town):
@@ -119,6 +119,7 @@ def test_portal_chat_answers_and_hands_over(client, town: Town):
     login(client, town.portal)
     page = client.get("/portal/assistant/")
     assert page.status_code == 200
+    assert "在线智能客服" in page.content.decode() and "转人工" in page.content.decode()
     reply = client.post("/portal/assistant/", {"text": "峰谷电价怎么取消"}, HTTP_HX_REQUEST="true")
     html = reply.content.decode()
     assert 'data-article="change-006"' in html
