@@ -136,6 +136,15 @@ def bucket_lookup(
     return pl.Series("lookup", list(out), dtype=pl.UInt8)
 
 
+def _milli_text(value: int | None) -> str | None:
+    """Python twin of scaled.fmt_milli for a handful of values."""
+    if value is None:
+        return None
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 1000)
+    return f"{sign}{whole}" + (f".{frac:03d}".rstrip("0") if frac else "")
+
+
 def _tier_name_zh(i: int) -> str:
     return f"第{CN_DIGITS[i] if i <= 10 else i}档"
 
@@ -1016,6 +1025,18 @@ class _Run:
                 qty = (off + q).clip(lo, hi) - off.clip(lo, hi)
             qty_exprs.append(qty.alias(f"x_t{i}"))
         rv = rv.with_columns(qty_exprs)
+        if self.explain:
+            # threshold texts: few distinct values (seasons × allowances), so format each once
+            texts = []
+            for j in range(len(bounds)):
+                column = rv[f"x_hi{j}"]
+                uniq = column.unique()
+                if uniq.len() <= 4096:
+                    mapped = [_milli_text(v) for v in uniq.to_list()]
+                    texts.append(pl.col(f"x_hi{j}").replace_strict(uniq, mapped, return_dtype=pl.String).alias(f"x_hs{j}"))
+                else:
+                    texts.append(fmt_milli(pl.col(f"x_hi{j}")).alias(f"x_hs{j}"))
+            rv = rv.with_columns(texts)
         for i, tier in enumerate(comp.tiers):
             name_zh = _tier_name_zh(i + 1)
             bound_zh = self._bound_text(i, len(comp.tiers), annual)
@@ -1041,9 +1062,9 @@ class _Run:
         """'（0–200 kWh）' bounds for the explanation; annual tiers say 年累计."""
         pre_zh = "年累计" if annual else ""
         pre_en = "annual " if annual else ""
-        lo = fmt_milli(pl.col(f"x_hi{i - 1}")) if i > 0 else pl.lit("0")
+        lo = pl.col(f"x_hs{i - 1}") if i > 0 else pl.lit("0")
         if i < n - 1:
-            hi = fmt_milli(pl.col(f"x_hi{i}"))
+            hi = pl.col(f"x_hs{i}")
             return (
                 pl.format("（" + pre_zh + "{}–{} kWh）", lo, hi),
                 pl.format(" (" + pre_en + "{}–{} kWh)", lo, hi),
