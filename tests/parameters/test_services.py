@@ -198,3 +198,22 @@ def test_unauthorised_capacity_case_needs_no_bills(pworld):
     assert rejected.status == "rejected"
     with pytest.raises(services.UnableToDecide):
         services.backbilling_case_mark_billed(case_id=case.pk, bill_number="X", as_of=AS_OF)
+
+
+def test_demo_loader_is_deterministic_and_idempotent(pworld):
+    from gridcare.customers.models import Account
+    from gridcare.parameters.demo import load_demo
+    from tests.factories import account, customer
+
+    pw = pworld
+    person = customer(pw.units["PY1"], name="演示户")
+    for i in range(120):
+        account(person, number=f"07{i:08d}", tariff_code="gz-residential")
+    first = load_demo(seed=1, as_of=AS_OF)
+    n = BillingParameter.objects.count()
+    assert first.startswith("demo billing parameters:") and n > 0
+    assert set(BillingParameter.objects.values_list("status", flat=True)) == {"approved"}
+    assert all(p.proposed_by_id != p.decided_by_id for p in BillingParameter.objects.all())
+    assert load_demo(seed=1, as_of=AS_OF) == "demo billing parameters: 0 free allowances, 0 splits"
+    assert BillingParameter.objects.count() == n
+    assert Account.objects.count() >= 120
