@@ -12,6 +12,7 @@ from gridcare.parameters.backbilling import BackBillingInvalid
 from gridcare.parameters.models import BackBillingCase, BillingParameter, ParameterLink
 from gridcare.parameters.selectors import backbilling_bill_draft
 from gridcare.parameters.specs import ParameterSpecInvalid
+from tests.factories import user
 from tests.parameters.fixtures import AS_OF, issue_bill
 
 D = date
@@ -217,3 +218,13 @@ def test_demo_loader_is_deterministic_and_idempotent(pworld):
     assert load_demo(seed=1, as_of=AS_OF) == "demo billing parameters: 0 free allowances, 0 splits"
     assert BillingParameter.objects.count() == n
     assert Account.objects.count() >= 120
+
+
+def test_out_of_scope_users_get_not_found(pworld):
+    pw = pworld
+    p = propose(pw, account_id=pw.flat.pk, kind="free_allowance", spec={"scheme": "subsistence"})
+    sz_approver = user("approver", org_unit=pw.units["SZ"])
+    with pytest.raises(NotFound):
+        services.parameter_approve(parameter_id=p.pk, actor=sz_approver, as_of=AS_OF)
+    p.refresh_from_db()
+    assert p.status == "pending"

@@ -140,9 +140,9 @@ def parameter_propose(*, account_id: int, kind: str, spec: dict | None, effectiv
     return param
 
 
-def _pending(parameter_id: int) -> BillingParameter:
+def _pending(parameter_id: int, actor: User) -> BillingParameter:
     param = BillingParameter.objects.select_for_update().filter(pk=parameter_id).first()
-    if param is None:
+    if param is None or account_get(user=actor, account_id=param.account_id) is None:
         raise NotFound(f"parameter {parameter_id} not found", field="parameter_id")
     if param.status != BillingParameter.Status.PENDING:
         raise UnableToDecide(f"parameter {parameter_id} is {param.status}, not waiting for approval",
@@ -157,7 +157,7 @@ def parameter_approve(*, parameter_id: int, actor: User | None, as_of: datetime,
     earlier approvals on those dates)."""
     cfg = config or default_config()
     actor = _require(actor, cfg.approve_capability)
-    param = _pending(parameter_id)
+    param = _pending(parameter_id, actor)
     account = _account(actor, param.account_id)
     if param.proposed_by_id == actor.pk:
         raise UnableToDecide("two-person rule: whoever proposed a parameter cannot approve it", field="actor")
@@ -179,8 +179,7 @@ def parameter_reject(*, parameter_id: int, actor: User | None, as_of: datetime, 
     actor = _require(actor, cfg.approve_capability)
     if not (note or "").strip():
         raise ValidationFailed("say why the parameter is rejected", field="note")
-    param = _pending(parameter_id)
-    _account(actor, param.account_id)
+    param = _pending(parameter_id, actor)
     param.status = BillingParameter.Status.REJECTED
     param.decided_by, param.decided_at, param.decision_note = actor, as_of, note.strip()[:255]
     param.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
@@ -193,7 +192,7 @@ def parameter_reject(*, parameter_id: int, actor: User | None, as_of: datetime, 
 def parameter_withdraw(*, parameter_id: int, actor: User | None, as_of: datetime) -> BillingParameter:
     """The proposer takes back a version nobody has decided on yet."""
     actor = _require(actor, default_config().prepare_capability)
-    param = _pending(parameter_id)
+    param = _pending(parameter_id, actor)
     if param.proposed_by_id != actor.pk:
         raise UnableToDecide("only the proposer can withdraw a proposal", field="actor")
     param.status = BillingParameter.Status.WITHDRAWN
@@ -273,9 +272,9 @@ def backbilling_case_prepare(*, data: CaseInput, actor: User | None, as_of: date
     return case
 
 
-def _draft_case(case_id: int) -> BackBillingCase:
+def _draft_case(case_id: int, actor: User) -> BackBillingCase:
     case = BackBillingCase.objects.select_for_update().filter(pk=case_id).first()
-    if case is None:
+    if case is None or account_get(user=actor, account_id=case.account_id) is None:
         raise NotFound(f"back-billing case {case_id} not found", field="case_id")
     if case.status != BackBillingCase.Status.DRAFT:
         raise UnableToDecide(f"case {case.number} is {case.status}, not waiting for approval", field="case_id")
@@ -288,8 +287,7 @@ def backbilling_case_approve(*, case_id: int, actor: User | None, as_of: datetim
     """Second person approves; the case is then ready to be billed as a separate bill."""
     cfg = config or default_config()
     actor = _require(actor, cfg.approve_capability)
-    case = _draft_case(case_id)
-    _account(actor, case.account_id)
+    case = _draft_case(case_id, actor)
     if case.prepared_by_id == actor.pk:
         raise UnableToDecide("two-person rule: whoever prepared a case cannot approve it", field="actor")
     case.status = BackBillingCase.Status.APPROVED
@@ -307,8 +305,7 @@ def backbilling_case_reject(*, case_id: int, actor: User | None, as_of: datetime
     actor = _require(actor, cfg.approve_capability)
     if not (note or "").strip():
         raise ValidationFailed("say why the case is rejected", field="note")
-    case = _draft_case(case_id)
-    _account(actor, case.account_id)
+    case = _draft_case(case_id, actor)
     case.status = BackBillingCase.Status.REJECTED
     case.decided_by, case.decided_at, case.decision_note = actor, as_of, note.strip()[:255]
     case.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])

@@ -16,6 +16,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -204,7 +205,11 @@ def parameters_decide(request, parameter_id: int):
             messages.error(request, _("Unknown action."))
     except GridcareError as exc:
         messages.error(request, exc.message)
-    return redirect(request.POST.get("next") or "web:parameters_home")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        target = "web:parameters_home"
+    return redirect(target)
 
 
 @staff_required(VIEW)
