@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "gridcare.cli.payments",
     "gridcare.cli.billing",
     "gridcare.cli.assistant",
+    "gridcare.cli.kpi",
 ]
 
 
