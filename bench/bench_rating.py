@@ -92,19 +92,23 @@ def run_ci(n: int, queue) -> None:
     )
     rows = n * days * ppd
     base = rng.integers(20_000, 400_000, n).astype(np.int64)  # Wh per hour per account
-    dates = np.arange(np.datetime64("2026-01-01"), np.datetime64("2026-02-01")).astype("datetime64[D]")
-    chunks = []
-    step = 5_000  # generate in chunks: the generator's temporaries must not dominate peak memory
+    per = days * ppd
+    # filled in place chunk by chunk: the generator's temporaries must not dominate peak memory
+    account_col = np.repeat(ids, per)
+    day_col = np.tile(np.repeat(np.arange(days, dtype=np.int32) + 20454, ppd), n)  # 20454 = 2026-01-01 in days
+    point_col = np.tile(np.arange(ppd, dtype=np.int16), n * days)
+    wh_col = np.empty(rows, dtype=np.int64)
+    step = 5_000
     for lo in range(0, n, step):
         k = min(step, n - lo)
-        chunks.append(pl.DataFrame({
-            "account_id": np.repeat(ids[lo:lo + k], days * ppd),
-            "date": np.tile(np.repeat(dates, ppd), k),
-            "point": np.tile(np.arange(ppd, dtype=np.int16), k * days),
-            "wh": np.repeat(base[lo:lo + k], days * ppd) * rng.integers(50, 150, k * days * ppd, dtype=np.int64) // 100,
-        }))
-    intervals = pl.concat(chunks, rechunk=True)
-    del chunks
+        wh_col[lo * per:(lo + k) * per] = np.repeat(base[lo:lo + k], per) * rng.integers(50, 150, k * per) // 100
+    intervals = pl.DataFrame({
+        "account_id": account_col,
+        "date": pl.Series(day_col).cast(pl.Date),
+        "point": point_col,
+        "wh": wh_col,
+    })
+    del account_col, day_col, point_col, wh_col
     usage = pl.DataFrame({"account_id": ids, "reactive_varh": (base * 744 * rng.integers(20, 90, n) // 100).astype(np.int64)})
     gen_rss = _rss_mib()
     t0 = time.perf_counter()
