@@ -36,7 +36,7 @@ def test_customer_360_shows_the_parameters_panel(pworld):
     html = _client(pw.clerk).get(f"/console/customers/{pw.flat.customer_id}/").content.decode()
     assert 'data-panel="parameters"' in html and 'data-testid="parameters-panel"' in html
     assert "计费参数" in html and "免费电 subsistence" in html
-    assert "Billing parameters" not in html
+    assert "计费参数审批与退补工单" in html and "Billing parameters" not in html
 
 
 def test_propose_on_the_account_page_then_approve_from_the_queue(pworld):
