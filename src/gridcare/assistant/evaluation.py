@@ -60,7 +60,8 @@ def near_duplicates(questions: Sequence[Question], articles: Sequence[Article]) 
         matcher = difflib.SequenceMatcher(None, "", text)  # b is cached; a varies
         for p in phrases:
             matcher.set_seq1(p)
-            if matcher.real_quick_ratio() > NEAR_DUPLICATE_RATIO and matcher.ratio() > NEAR_DUPLICATE_RATIO:
+            if (matcher.real_quick_ratio() > NEAR_DUPLICATE_RATIO and matcher.quick_ratio() > NEAR_DUPLICATE_RATIO
+                    and matcher.ratio() > NEAR_DUPLICATE_RATIO):
                 out.add(q.q)
                 break
     return out
