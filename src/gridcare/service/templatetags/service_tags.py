@@ -127,3 +127,8 @@ def status_label(code) -> str:
         return str(WorkOrder.Status(str(code)).label)
     except ValueError:
         return str(code or "")
+
+
+@register.filter
+def risk_label(level) -> str:
+    return {"low": _("low"), "medium": _("medium"), "high": _("high")}.get(str(level or ""), "—")
