@@ -881,3 +881,20 @@ def test_per_account_problems_do_not_raise():
         (2, "usage", "usage quantities must not be negative"),
     ]
     assert r.totals["account_id"].to_list() == [3]
+
+
+def test_empty_and_fully_rejected_runs_return_empty_frames():
+    empty = rate(pl.DataFrame({"account_id": pl.Series([], dtype=pl.Int64), "tariff": pl.Series([], dtype=pl.String)}),
+                 pl.DataFrame({"account_id": pl.Series([], dtype=pl.Int64), "total_wh": pl.Series([], dtype=pl.Int64)}),
+                 LIBRARY, *SEP)
+    assert (empty.lines.height, empty.totals.height, empty.rejected.height) == (0, 0, 0)
+    assert list(empty.lines.columns)[:3] == ["account_id", "line_no", "tariff"]
+    r = run(LIBRARY, [{"account_id": 1, "tariff": "nope"}], [{"account_id": 1, "total_wh": 5}], *SEP)
+    assert (r.lines.height, r.totals.height, rejected(r)) == (0, 0, [(1, "accounts.tariff", "unknown tariff nope")])
+
+
+def test_an_account_without_usage_is_rejected_alone():
+    r = run(LIBRARY, [{"account_id": 1, "tariff": "gz-residential"}, {"account_id": 2, "tariff": "gz-residential"}],
+            [{"account_id": 1, "total_wh": 100_000}], *SEP)
+    assert rejected(r) == [(2, "usage", "no usage rows or intervals for the account")]
+    assert r.totals["account_id"].to_list() == [1]

@@ -135,3 +135,48 @@ def test_zero_usage_bills_only_fixed_charges_on_every_shipped_tariff():
     assert result.totals.height == len(rows)
     assert result.lines.select("tariff", "line_code", "amount_fen").rows() == [
         ("hubei-agency-2part-10kv", "basic.capacity", 1656900)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_messy_inputs_never_raise_and_never_half_rate(data):
+    """Random accounts (unknown tariffs, duplicates, negative or missing usage, odd segments):
+    the kernel never raises for per-account problems; a rejected account has no line and no
+    total; every rated account's lines add up to its total."""
+    n = data.draw(st.integers(1, 6))
+    codes = [*LIBRARY.codes, "nope"]
+    ids = data.draw(st.lists(st.integers(1, 8), min_size=n, max_size=n))
+    accounts = pl.DataFrame({
+        "account_id": ids,
+        "tariff": [data.draw(st.sampled_from(codes)) for _ in ids],
+        "capacity_va": [data.draw(st.sampled_from([0, 50_000, 630_000, -1])) for _ in ids],
+        "basic_basis": pl.Series([data.draw(st.sampled_from([None, "capacity", "demand", "bogus"])) for _ in ids], dtype=pl.String),
+        "contract_demand_w": pl.Series([data.draw(st.none() | st.integers(0, 2_000_000)) for _ in ids], dtype=pl.Int64),
+        "ytd_wh": [data.draw(st.integers(-1, 5_000_000)) for _ in ids],
+    })
+    usage_ids = data.draw(st.lists(st.sampled_from(ids), max_size=n + 2))
+    maybe = st.none() | st.integers(-5, 3_000_000)
+    usage = pl.DataFrame({
+        "account_id": pl.Series(usage_ids, dtype=pl.Int64),
+        "total_wh": pl.Series([data.draw(maybe) for _ in usage_ids], dtype=pl.Int64),
+        "peak_wh": pl.Series([data.draw(maybe) for _ in usage_ids], dtype=pl.Int64),
+        "flat_wh": pl.Series([data.draw(maybe) for _ in usage_ids], dtype=pl.Int64),
+        "reactive_varh": pl.Series([data.draw(maybe) for _ in usage_ids], dtype=pl.Int64),
+        "max_demand_w": pl.Series([data.draw(maybe) for _ in usage_ids], dtype=pl.Int64),
+    })
+    start = date(2026, 1, 1)
+    segments = None
+    if data.draw(st.booleans()):
+        seg_ids = data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=3))
+        segments = pl.DataFrame({
+            "account_id": seg_ids,
+            "segment": pl.Series([1] * len(seg_ids), dtype=pl.Int32),
+            "start_date": [start + timedelta(days=data.draw(st.integers(-2, 20))) for _ in seg_ids],
+            "end_date": [start + timedelta(days=data.draw(st.integers(5, 33))) for _ in seg_ids],
+        })
+    result = rate(accounts, usage, LIBRARY, start, date(2026, 2, 1), segments=segments)
+    bad = set(result.rejected["account_id"].to_list())
+    assert not bad & set(result.lines["account_id"].to_list())
+    assert not bad & set(result.totals["account_id"].to_list())
+    assert set(result.totals["account_id"].to_list()) | bad == set(ids)
+    _check_lines_add_up(result)

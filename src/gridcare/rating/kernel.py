@@ -32,6 +32,7 @@ from gridcare.rating.frames import (
     INTERVALS_SCHEMA,
     LINES_SCHEMA,
     SEGMENTS_SCHEMA,
+    TOTALS_SCHEMA,
     USAGE_SCHEMA,
     RatingResult,
     normalise,
@@ -271,6 +272,8 @@ class _Run:
         seg = self._segments(accounts)
         pieces = self._pieces(seg)
         pieces = self._usage_into_pieces(pieces)
+        if pieces.height == 0:  # no account has a tariff version in force (or there are none)
+            return self._empty_result()
         attrs = accounts.drop("_a", "tariff", "capacity_va", "contract_demand_w")
         if _aligned(pieces, attrs, segment=False):
             pieces = pieces.hstack(attrs.drop(ID))
@@ -286,6 +289,16 @@ class _Run:
             if pv.height:
                 self._price_version(sched, pv, rv, pf)
         return self._assemble(parts, pf)
+
+    def _empty_result(self) -> RatingResult:
+        rejected = (
+            pl.concat(self.rejects).unique(maintain_order=True)
+            if self.rejects
+            else pl.DataFrame(schema={ID: self.id_dtype, "field": pl.String, "reason": pl.String})
+        )
+        lines = pl.DataFrame(schema={c: (self.id_dtype if c == ID else t) for c, t in LINES_SCHEMA.items()})
+        totals = pl.DataFrame(schema={c: (self.id_dtype if c == ID else t) for c, t in TOTALS_SCHEMA.items()})
+        return RatingResult(lines=lines, totals=totals, rejected=rejected)
 
     def _check_accounts(self) -> pl.DataFrame:
         acc = self.accounts.with_row_index("_a")
