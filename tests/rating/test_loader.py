@@ -201,3 +201,7 @@ def test_in_force_picks_versions_overlapping_the_period():
     s = ScheduleSet((*b, *a))
     assert [v.version for v in s.in_force("t", date(2025, 6, 1), date(2025, 7, 1))] == ["a", "b"]
     assert [v.version for v in s.in_force("t", date(2025, 7, 1), date(2025, 8, 1))] == ["b"]
+
+
+def test_a_document_that_is_not_a_mapping_reports_only_that():
+    assert problems("account_id,total_kwh\nA,1\n") == [("(document)", "must be a mapping")]

@@ -783,6 +783,8 @@ def parse_schedule(data: Any, *, source: str = "<tariff>", base_dir: Path | None
     """Validate one tariff document (a parsed YAML mapping) and build its :class:`Schedule`."""
     problems = _Problems(prefix)
     r = _Reader(data, "", problems)
+    if not r.ok:  # nothing else can be checked
+        problems.raise_if_any(source)
     code = r.text("code", required=True)
     version = r.text("version", required=True)
     name_zh = r.text("name_zh", required=True)
