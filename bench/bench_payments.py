@@ -136,8 +136,8 @@ def per_row_import(bank: str, content: bytes) -> tuple[int, int, int, int]:
     rejected = len(parsed.errors)
     for _line, row in parsed.rows:
         with transaction.atomic():
-            item = DebitItem.objects.select_for_update().select_related("batch").filter(
-                reference=row["reference"], batch__bank_code=bank).first()
+            item = DebitItem.objects.select_for_update(of=("self",)).select_related("batch").defer(
+                "batch__content").filter(reference=row["reference"], batch__bank_code=bank).first()
             try:
                 amount = amount_fen_of(row)
             except ValidationFailed:

@@ -263,7 +263,7 @@ def approvals_pending(*, user: User | None = None) -> QuerySet[ApprovalRequest]:
 
 
 def debit_batches(*, bank_code: str = "") -> QuerySet[DebitBatch]:
-    qs = DebitBatch.objects.annotate(
+    qs = DebitBatch.objects.defer("content").annotate(
         succeeded=Count("items", filter=Q(items__status=DebitItem.Status.SUCCEEDED)),
         failed=Count("items", filter=Q(items__status=DebitItem.Status.FAILED)))
     if bank_code:

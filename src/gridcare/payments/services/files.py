@@ -205,8 +205,8 @@ def debit_result_import(*, bank_code: str, content: bytes, file_name: str, as_of
     refs = [row.get("reference", "") for _, row in parsed.rows]
     items: dict[str, DebitItem] = {}
     for start in range(0, len(refs), 900):  # by the unique reference index; the bank is checked here
-        for it in DebitItem.objects.select_for_update().filter(reference__in=refs[start:start + 900]).select_related(
-                "batch"):
+        for it in (DebitItem.objects.select_for_update(of=("self",)).filter(reference__in=refs[start:start + 900])
+                   .select_related("batch").defer("batch__content")):  # not the whole file once per row
             if it.batch.bank_code == bank_code:
                 items[it.reference] = it
     good: list[tuple[DebitItem, PaymentIn]] = []
