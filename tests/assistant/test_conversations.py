@@ -89,7 +89,7 @@ def test_arrears_from_the_receivables_ledger(town, two_bills):
     result = ask(town.portal, start(town.portal), "我欠费多少")
     assert result.reply.intent == "arrears"
     assert result.reply.kind == "account"
-    assert "目前共欠电费 252.98 元（2026年9月电费 17.66 元，已逾期 20 天；2026年10月电费 235.32 元，11月21日到期）" \
+    assert "目前共欠费 252.98 元（2026年9月电费 17.66 元，已逾期 20 天；2026年10月电费 235.32 元，11月21日到期）" \
         in result.answer.text
     assert result.answer.data["facts"]["balance_fen"] == 25298
 

@@ -189,15 +189,22 @@ class AccountFacts:
         balance, items = ledger
         data = {"balance_fen": balance.balance_fen, "open_items": len(items)}
         if balance.balance_fen > 0:
-            lines = []
-            for item in items[:4]:
+            lines, fees = [], 0
+            for item in items:
                 charge = item.charge
+                if charge.kind == "late_fee":
+                    fees += item.outstanding_fen
+                    continue
                 label = (f"{_period_label(charge.period_code)}电费" if charge.kind == "bill" and charge.period_code
-                         else charge.get_kind_display())
+                         else str(charge.get_kind_display()))
                 overdue = f"，已逾期 {item.overdue_days} 天" if item.overdue_days else f"，{charge.due_date:%m月%d日}到期"
                 lines.append(f"{label} {_fen(item.outstanding_fen)}{overdue}")
-            detail = f"（{'；'.join(lines)}）" if lines else ""
-            return f"目前共欠电费 {_fen(balance.balance_fen)}{detail}。", data
+            shown = lines[:3] + ([f"另有 {len(lines) - 3} 笔"] if len(lines) > 3 else [])
+            if fees:
+                shown.append(f"违约金合计 {_fen(fees)}")
+            detail = f"（{'；'.join(shown)}）" if shown else ""
+            data["late_fees_fen"] = fees
+            return f"目前共欠费 {_fen(balance.balance_fen)}{detail}。", data
         if balance.credit_fen > 0:
             return f"目前没有欠费，账户预存余额 {_fen(balance.credit_fen)}。", data
         return "目前没有欠费。", data
