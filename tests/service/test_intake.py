@@ -134,6 +134,32 @@ def test_grid_cell_map_routes_to_the_mapped_unit(desk, settings, tmp_path):
     assert order.org_unit.code == "SZ"
 
 
+def test_area_type_comes_from_the_policy_when_not_entered(desk, settings, tmp_path):
+    from gridcare.service.policy import reset_policy_cache
+
+    (tmp_path / "routing.yaml").write_text("area_types: {grid_cells: {PY-02: remote}, org_units: {PY: rural}}\n",
+                                           encoding="utf-8")
+    settings.GRIDCARE_SERVICE_POLICY_DIR = str(tmp_path)
+    reset_policy_cache()
+    by_unit = desk.create(as_of=T0, account_number="0000000001", category="repair.lv_outage.single")
+    by_cell = desk.create(as_of=T0, account_number="0000000003", category="repair.lv_outage.single")
+    entered = desk.create(as_of=T0, account_number="0000000003", category="repair.lv_outage.single",
+                          area_type="urban")
+    assert (by_unit.area_type, by_cell.area_type, entered.area_type) == ("rural", "remote", "urban")
+    assert by_unit.clocks.get(key="arrival").amount == 90 and by_cell.clocks.get(key="arrival").amount == 120
+
+
+def test_bad_area_type_in_policy_fails_at_load(settings, tmp_path):
+    from gridcare.notifications.policy import PolicyError
+    from gridcare.service.policy import reset_policy_cache, service_policy
+
+    (tmp_path / "routing.yaml").write_text("area_types: {org_units: {PY: moon}}\n", encoding="utf-8")
+    settings.GRIDCARE_SERVICE_POLICY_DIR = str(tmp_path)
+    reset_policy_cache()
+    with pytest.raises(PolicyError, match="moon"):
+        service_policy()
+
+
 # -- repeated contacts ----------------------------------------------------------------------------
 def test_fourth_contact_in_two_hours_raises_priority_once(desk):
     order = desk.create(as_of=T0, account_number="0000000001", category="inquiry.tariff.bill", description="查电费")

@@ -298,6 +298,9 @@ class RoutingPolicy:
     rules: tuple[RoutingRule, ...]
     default: RoutingRule
     assignable_roles: tuple[str, ...]
+    area_by_cell: dict[str, str] = field(default_factory=dict)
+    area_by_unit: dict[str, str] = field(default_factory=dict)
+    default_area_type: str = "urban"
 
     def rule_for(self, facts: Mapping[str, str]) -> RoutingRule:
         best: tuple[tuple[int, int], RoutingRule] | None = None
@@ -320,11 +323,20 @@ def _routing_rule(raw: Mapping[str, Any], where: str) -> RoutingRule:
     return RoutingRule(match=match, skills=tuple(str(s) for s in raw.get("skills") or ()), target=target)
 
 
-def _routing(data: Mapping[str, Any]) -> RoutingPolicy:
+def _routing(data: Mapping[str, Any], taxonomy: Taxonomy) -> RoutingPolicy:
     rules = tuple(_routing_rule(r, f"routing.rules[{i}]") for i, r in enumerate(data.get("rules") or ()))
+    areas = data.get("area_types") or {}
+    by_cell = {str(k): str(v) for k, v in (areas.get("grid_cells") or {}).items()}
+    by_unit = {str(k): str(v) for k, v in (areas.get("org_units") or {}).items()}
+    default_area = str(data.get("default_area_type", "urban"))
+    for where, value in [*(("area_types.grid_cells", v) for v in by_cell.values()),
+                         *(("area_types.org_units", v) for v in by_unit.values()), ("default_area_type", default_area)]:
+        if value not in taxonomy.area_types:
+            raise PolicyError(f"routing.{where}: {value!r} is not one of {sorted(taxonomy.area_types)}")
     return RoutingPolicy(grid_cells={str(k): str(v) for k, v in (data.get("grid_cells") or {}).items()},
                          rules=rules, default=_routing_rule(data.get("default") or {}, "routing.default"),
-                         assignable_roles=tuple(str(r) for r in data.get("assignable_roles") or ("agent",)))
+                         assignable_roles=tuple(str(r) for r in data.get("assignable_roles") or ("agent",)),
+                         area_by_cell=by_cell, area_by_unit=by_unit, default_area_type=default_area)
 
 
 @dataclass(frozen=True)
@@ -492,7 +504,7 @@ def policy_from_mappings(data: Mapping[str, Mapping[str, Any]], calendar: Workin
             raise PolicyError(f"classifier.{key}: {classifier[key]!r} is not in the taxonomy")
     return ServicePolicy(
         taxonomy=taxonomy, sla=_sla(data["sla"], taxonomy), escalation=_escalation(data["escalation"], taxonomy),
-        routing=_routing(data["routing"]), intake=_intake(data["intake"]),
+        routing=_routing(data["routing"], taxonomy), intake=_intake(data["intake"]),
         return_visit=_return_visit(data["return_visit"], taxonomy), classifier=classifier,
         outage=_outage(data["outage"]),
         reply_templates=tuple(dict(t) for t in (data["reply_templates"].get("templates") or ())),

@@ -135,6 +135,21 @@ def route(*, facts: dict[str, str], point: ServicePoint | None, account: Account
     return unit, pick_assignee(unit=unit, skills=rule.skills), rule
 
 
+def area_type_for(point: ServicePoint | None) -> str:
+    """城区/农村/边远 for a service point from the policy: its grid cell, else its org unit or the
+    nearest listed unit above it, else the default."""
+    routing = service_policy().routing
+    if point is None:
+        return routing.default_area_type
+    if point.grid_cell and point.grid_cell in routing.area_by_cell:
+        return routing.area_by_cell[point.grid_cell]
+    if routing.area_by_unit:
+        for unit in ancestors(point.org_unit):
+            if unit.code in routing.area_by_unit:
+                return routing.area_by_unit[unit.code]
+    return routing.default_area_type
+
+
 # -- parties --------------------------------------------------------------------------------------
 def _resolve_parties(actor: User | None, data: WorkOrderInput) -> tuple[Customer | None, Account | None,
                                                                          ServicePoint | None]:
@@ -262,8 +277,9 @@ def _create(*, actor: User | None, data: WorkOrderInput, as_of: datetime) -> Wor
 
     grid_cell = point.grid_cell if point is not None else ""
     outage = active_outage_for(grid_cell=grid_cell, as_of=as_of)
+    area_type = data.area_type or area_type_for(point)
     facts = {"type": order_type, "category": category, "grade": grade, "channel": data.channel,
-             "area_type": data.area_type or AreaType.URBAN}
+             "area_type": area_type}
     creator = actor if actor is not None and actor.role != Role.CUSTOMER else None
     unit, assignee, rule = route(facts=facts, point=point, account=account, customer=customer, creator=creator)
 
@@ -274,7 +290,7 @@ def _create(*, actor: User | None, data: WorkOrderInput, as_of: datetime) -> Wor
         service_point=point, contact_name=data.contact_name or (customer.name if customer else ""),
         contact_phone=data.contact_phone or (customer.phone if customer else ""),
         contact_email=data.contact_email or (customer.email if customer else ""),
-        area_type=data.area_type or AreaType.URBAN, grid_cell=grid_cell, org_unit=unit, assignee=assignee,
+        area_type=area_type, grid_cell=grid_cell, org_unit=unit, assignee=assignee,
         first_contact_user=creator, created_by=actor if actor is not None else None, outage=outage,
         external_ref=data.external_ref[:128], classification=classification.as_dict(),
         created_at=as_of, updated_at=as_of,
