@@ -147,3 +147,22 @@ def test_policy_override_file(tmp_path):
     assert text["empty"]
     with pytest.raises(ValidationFailed):
         load_policy(tmp_path / "missing.yaml")
+
+
+def test_service_classifier_plugin():
+    from gridcare.assistant.plugin import service_classify
+
+    assert service_classify("我家停电了，整个屋都没电")["category"] == "repair.lv_outage.single"
+    complaint = service_classify("你们营业厅的工作人员态度太差了，我要投诉")
+    assert complaint["category"] == "complaint.service"
+    assert service_classify("你好") is None  # no work-order category: the service desk keeps its rules
+    assert service_classify("") is None
+
+
+def test_every_hand_over_category_exists_in_the_service_taxonomy():
+    from gridcare.service.policy import service_policy
+
+    known = service_policy().taxonomy.categories
+    policy = assistant_policy()
+    used = set(policy.work_order_categories.values()) | set(policy.complaint_categories.values())
+    assert used - set(known) == set()
