@@ -7,45 +7,16 @@ from datetime import date
 import pytest
 
 from gridcare.core.errors import ValidationFailed
-from gridcare.customers.models import Contact
-from gridcare.customers.services import contact_add
 from gridcare.experience import selectors
 from gridcare.experience.models import CustomerTag, Recommendation, RiskScore
 from gridcare.experience.policy import parse_rules
 from gridcare.experience.services import experience_refresh
 from gridcare.experience.signals import SIGNALS
-from gridcare.payments.services import late_fee_charge_post, prepay_configure
-from gridcare.service.services import WorkOrderInput, work_order_create
-from tests.collections.ledger_helpers import bill, pay
-from tests.kpi.conftest import at, sign_mandate
+from tests.collections.ledger_helpers import pay
+from tests.experience.conftest import AS_OF
+from tests.kpi.conftest import at
 
 pytestmark = pytest.mark.django_db
-AS_OF = at(2026, 11, 5, 9)
-
-
-def _order(co, *, category: str, created, account=None):
-    data = WorkOrderInput(channel="hotline", description="电费账单有疑问，请核实", category=category,
-                          account_number=(account or co.home).number, contact_phone="13812345678")
-    return work_order_create(actor=co.agent, data=data, as_of=created)
-
-
-@pytest.fixture
-def world(co):
-    # home: 6 000 yuan billed this year, 1 000 yuan overdue, a late fee, three contacts (one complaint)
-    bill(co.home, 500_000, due=date(2026, 6, 15))
-    pay(co.home, 500_000, on=date(2026, 6, 10))
-    overdue = bill(co.home, 100_000, due=date(2026, 10, 15))
-    late_fee_charge_post(charge_id=overdue.pk, amount_fen=500, through=date(2026, 10, 31), as_of=at(2026, 11, 1))
-    _order(co, category="inquiry.tariff.bill", created=at(2026, 9, 1))
-    _order(co, category="inquiry.payment", created=at(2026, 10, 1))
-    _order(co, category="complaint.business.billing", created=at(2026, 10, 20))
-    # shop: auto-debit and prepaid
-    sign_mandate(co.shop, date(2026, 1, 1), co.admin)
-    prepay_configure(account_id=co.shop.pk, prepaid=True, low_balance_fen=None, actor=co.admin, as_of=AS_OF)
-    # flat: an e-mail contact
-    contact = contact_add(customer=co.flat.customer, name="李四", email="li@example.com", actor=co.admin)
-    Contact.objects.filter(pk=contact.pk).update(preferred_channel="email")
-    return co
 
 
 def _tags(account) -> dict[str, dict]:

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "gridcare.cli.billing",
     "gridcare.cli.assistant",
     "gridcare.cli.kpi",
+    "gridcare.cli.experience",
 ]
 
 
