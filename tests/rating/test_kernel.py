@@ -898,3 +898,12 @@ def test_an_account_without_usage_is_rejected_alone():
             [{"account_id": 1, "total_wh": 100_000}], *SEP)
     assert rejected(r) == [(2, "usage", "no usage rows or intervals for the account")]
     assert r.totals["account_id"].to_list() == [1]
+
+
+def test_intervals_are_priced_by_the_version_of_their_day_not_prorated():
+    """With interval data a price change needs no proration: 10 kWh on 10 June at 0.5 = 5.00 and
+    20 kWh on 20 June at 0.6 = 12.00."""
+    iv = [{"account_id": 1, "date": date(2025, 6, 10), "point": 3, "wh": 10_000},
+          {"account_id": 1, "date": date(2025, 6, 20), "point": 3, "wh": 20_000}]
+    r = run(schedules(*VERSIONED), [{"account_id": 1, "tariff": "t"}], None, date(2025, 6, 1), date(2025, 7, 1), intervals=iv)
+    assert lines(r) == [("energy", D("10"), D("0.5"), 500), ("energy", D("20"), D("0.6"), 1200)]
