@@ -1277,7 +1277,9 @@ class _Run:
         simple = not (self.split or self.has_segments)
         if simple:
             frames = sorted((f for f in frames if f.height), key=lambda f: self.kinds[f["kind"][0]]["seq"])
-        lines = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema={c: _LINE_DTYPES[c] for c in cols})
+        # one chunk: gathering from a many-chunk string column is an order of magnitude slower
+        lines = (pl.concat(frames, how="vertical", rechunk=True) if frames
+                 else pl.DataFrame(schema={c: _LINE_DTYPES[c] for c in cols}))
         counts = np.zeros(n_acc, dtype=np.int64)
         if simple:
             a = lines["_a"].to_numpy().astype(np.int64)
