@@ -149,3 +149,48 @@ def test_service_kpis_from_resolved_orders_and_return_visits(co):
     assert snap("first_contact_resolution", "GD").value == Decimal("50.00")
     assert snap("satisfaction_rate", "PY1").value == Decimal("100.00")
     assert snap("satisfaction_rate", "SZ").value is None
+
+
+def _bill(account, n: int, *, status="issued", estimated=False, version=1, kind="invoice", corrects=None):
+    from gridcare.billing.models import Bill
+
+    return Bill.objects.create(number=f"K{n}", account=account, org_unit=account.org_unit, period_code="2026-10",
+                               kind=kind, status=status, version=version, start_date=date(2026, 10, 1),
+                               end_date=date(2026, 11, 1), tariff_code="x", total_fen=10_000, estimated=estimated,
+                               corrects=corrects, issued_at=at(2026, 11, 3) if status == "issued" else None,
+                               payment_reference=f"PR{n}", created_at=at(2026, 11, 2))
+
+
+def test_billing_kpis_from_bills_exceptions_and_corrections(co):
+    """Bills as billing's run writes them (a full rating run is billing's own test subject)."""
+    from gridcare.billing.models import BillException
+
+    home = _bill(co.home, 1, estimated=True)
+    _bill(co.shop, 2, status="held")  # flagged and held: not issued
+    _bill(co.flat, 3)
+    _bill(co.home, 4, kind="credit", version=2, corrects=home)
+    for b, rule in ((home, "jump"), (home, "zero"), (_bill_by("K2"), "jump")):
+        BillException.objects.create(bill=b, rule=rule, message="x", created_at=at(2026, 11, 2))
+
+    kpi_compute(period_code="2026-10", as_of=AS_OF,
+                codes=["bill_issue_rate", "bill_error_rate", "review_rate", "estimated_read_share"])
+
+    assert (snap("bill_issue_rate", "GD").value, snap("bill_issue_rate", "PY1").value) == (
+        Decimal("66.67"), Decimal("50.00"))
+    assert snap("bill_error_rate", "GD").value == Decimal("50.00")  # 1 of 2 issued bills corrected
+    assert snap("bill_error_rate", "SZ").value == Decimal("0.00")
+    review = snap("review_rate", "GD")
+    assert (review.numerator, review.denominator, review.value) == (Decimal(2), Decimal(3), Decimal("66.67"))
+    assert snap("estimated_read_share", "PY1").value == Decimal("100.00")
+
+
+def _bill_by(number: str):
+    from gridcare.billing.models import Bill
+
+    return Bill.objects.get(number=number)
+
+
+def test_company_wide_kpi_only_on_the_root(co):
+    result = kpi_compute(period_code="2026-10", as_of=AS_OF, codes=["auto_reconciliation_rate"])
+    assert result.snapshots == 1
+    assert snap("auto_reconciliation_rate", "GD").value is None  # no statement lines: nothing to measure
