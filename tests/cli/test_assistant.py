@@ -63,7 +63,7 @@ def test_evaluate_reports_held_out_figures(tmp_path):
 def test_kb_sync_and_qa_import(tmp_path, settings):
     from gridcare.assistant.demo import transcripts
     from gridcare.assistant.models import Article, Inspection
-    from tests.assistant.conftest import AS_OF
+    from tests.assistant.fixtures import AS_OF
 
     first = runner.invoke(app, ["assistant", "kb-sync"])
     assert first.exit_code == 0, first.output
