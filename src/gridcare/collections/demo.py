@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from gridcare.collections.services import collections_run
 from gridcare.core.calendars import BUSINESS_TZ
 
-DAYS = 5
+DAYS = 1
 
 
 def load_demo(*, seed: int, as_of: datetime) -> str:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from gridcare.access.models import User
 from gridcare.collections.models import Notice, Promise, SuspensionCase, SuspensionEvent
 from gridcare.collections.policy import collections_policy
-from gridcare.collections.selectors import arrears_by_account, open_items, open_promise
+from gridcare.collections.selectors import arrears_by_account, open_items
 from gridcare.collections.services._common import (
     UnableToChangeCase,
     calendar,
@@ -89,7 +89,30 @@ class ProposalResult:
     not_dunned: int = 0
 
 
-def _ineligible(account: Account, *, owed: int, today) -> str:
+@dataclass(frozen=True)
+class _Facts:
+    """What eligibility needs beyond the account row, read once for a whole batch of accounts."""
+
+    promised: frozenset[int]
+    dunned: frozenset[int]
+
+
+def _facts(account_ids: list[int], today) -> _Facts:
+    policy = collections_policy().suspension
+    promised: set[int] = set()
+    dunned: set[int] = set() if policy.requires_stage else set(account_ids)
+    for lo in range(0, len(account_ids), 5000):  # SQLite caps bound parameters per statement
+        chunk = account_ids[lo:lo + 5000]
+        promised.update(Promise.objects.filter(account_id__in=chunk, status=Promise.Status.OPEN,
+                                               promised_date__gte=today).values_list("account_id", flat=True))
+        if policy.requires_stage:
+            dunned.update(Notice.objects.filter(
+                account_id__in=chunk, stage=policy.requires_stage,
+                outcome__in=(Notice.Outcome.QUEUED, Notice.Outcome.CALL_TASK)).values_list("account_id", flat=True))
+    return _Facts(promised=frozenset(promised), dunned=frozenset(dunned))
+
+
+def _ineligible(account: Account, *, owed: int, today, facts: _Facts | None = None) -> str:
     """Why an account with old enough arrears may not be proposed ("" when it may)."""
     policy = collections_policy().suspension
     if account.status != Account.Status.ACTIVE:
@@ -98,11 +121,10 @@ def _ineligible(account: Account, *, owed: int, today) -> str:
         return "arrears below the minimum"
     if policy.is_protected(account.customer.protected_class):
         return "protected"
-    if open_promise(account_id=account.pk, as_of_date=today) is not None:
+    facts = facts or _facts([account.pk], today)
+    if account.pk in facts.promised:
         return "promised"
-    if policy.requires_stage and not Notice.objects.filter(
-            account_id=account.pk, stage=policy.requires_stage,
-            outcome__in=(Notice.Outcome.QUEUED, Notice.Outcome.CALL_TASK)).exists():
+    if account.pk not in facts.dunned:
         return "not dunned"
     return ""
 
@@ -133,9 +155,10 @@ def suspensions_propose(*, as_of: datetime) -> ProposalResult:
     active = set(SuspensionCase.objects.filter(status__in=SuspensionCase.ACTIVE).values_list("account_id", flat=True))
     accounts = Account.objects.select_related("customer").in_bulk([a for a in oldest if a not in active])
     result = ProposalResult()
+    facts = _facts(list(accounts), today)
     for account_id, account in sorted(accounts.items()):
         owed = arrears.get(account_id, 0)
-        why = _ineligible(account, owed=owed, today=today)
+        why = _ineligible(account, owed=owed, today=today, facts=facts)
         if why:
             if why == "protected":
                 result.protected += 1
