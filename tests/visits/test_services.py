@@ -160,3 +160,19 @@ def test_risk_candidates_come_from_service_records_and_are_planned_once(desk, ma
     rows = coverage(user=manager, start=at(2025, 11, 1), end=at(2025, 12, 1))
     assert rows == [{"target_kind": "risk_customer", "label": "服务风险用户", "planned": 2, "made": 0, "archived": 0,
                      "cancelled": 0, "satisfaction": None}]
+
+
+def test_demo_visits_load_once():
+    from gridcare.customers.demo import demo_load
+    from gridcare.service.demo import load_demo as service_demo
+    from gridcare.visits.demo import load_demo
+
+    as_of = at(2026, 11, 10, 15)
+    demo_load(customers=300, seed=7, as_of=as_of)
+    service_demo(seed=7, as_of=as_of, orders=40)
+    summary = load_demo(seed=7, as_of=as_of)
+    assert "visits" in summary, summary
+    stages = set(Visit.objects.values_list("stage", flat=True))
+    assert {"planned", "prepared", "appointed", "visited", "archived"} <= stages
+    before = Visit.objects.count()
+    assert load_demo(seed=7, as_of=as_of).startswith("already loaded") and Visit.objects.count() == before
