@@ -22,6 +22,7 @@ CONSOLE_NAV = [
     NavItem(_("Reads"), "web:metering_home", "metering.edit"),
     NavItem(_("Billing"), "web:billing_home", "customers.view"),
     NavItem(_("Audit queue"), "web:billing_exceptions", "billing.audit"),
+    NavItem(_("Billing parameters"), "web:parameters_home", "customers.view"),
     NavItem(_("Cashier"), "web:payments_home", "payments.collect"),
     NavItem(_("Reconciliation"), "web:reconciliation_home", "payments.approve"),
     NavItem(_("Dunning"), "web:collections_home", "customers.view"),
