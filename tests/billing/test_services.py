@@ -130,7 +130,7 @@ def test_two_person_rule_and_issue(org, tariffs, staff):
     a1, _ = residential(org["PY1"], "1000", "1150")
     a2, _ = residential(org["PY1"], "2000", "2500")
     admin = staff["admin"]
-    run = services.billing_run_start(period_code="2026-10", org_unit=None, actor=admin, as_of=AS_OF)
+    run = services.billing_run_start(period_code="2026-10", org_unit=org["GD"], actor=admin, as_of=AS_OF)
     services.billing_run_execute(run_id=run.pk, as_of=AS_OF)
     with pytest.raises(services.UnableToApproveBills) as err:
         services.billing_run_approve(run_id=run.pk, actor=admin, as_of=AS_OF)
@@ -151,6 +151,22 @@ def test_two_person_rule_and_issue(org, tariffs, staff):
     assert (b1.status, b1.due_date, b1.issued_at) == ("issued", date(2026, 11, 20), at(2026, 11, 5))
     assert Bill.objects.get(account=a2).status == "draft"
     assert b1.payment_reference.startswith("".join(c for c in a1.number if c.isdigit()) + "202610")
+
+
+def test_staff_act_only_inside_their_org_unit(org, tariffs, staff):
+    residential(org["PY1"], "1000", "1150")
+    sz_clerk = user("billing_clerk", org["SZ"])
+    with pytest.raises(PermissionDenied):
+        services.billing_run_start(period_code="2026-10", org_unit=org["PY"], actor=sz_clerk, as_of=AS_OF)
+    run = _run(staff)  # the GD clerk's "all" is GD's subtree
+    assert run.scope_key == "GD"
+    sz_approver = user("approver", org["SZ"])
+    with pytest.raises(PermissionDenied):
+        services.billing_run_approve(run_id=run.pk, actor=sz_approver, as_of=AS_OF)
+    everything = services.billing_run_start(period_code="2026-11", org_unit=None, actor=None, as_of=AS_OF)
+    assert everything.scope_key == "*"
+    with pytest.raises(PermissionDenied):
+        services.billing_run_issue(run_id=everything.pk, actor=staff["approver"], as_of=AS_OF)
 
 
 def test_issue_without_approved_bills_is_refused(org, tariffs, staff):

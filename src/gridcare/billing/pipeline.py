@@ -19,9 +19,9 @@ import polars as pl
 from gridcare.billing.config import AuditConfig
 from gridcare.billing.models import Bill, BillException, BillingRunSkip, BillLine, BillRead
 from gridcare.core.periods import month_period
-from gridcare.metering.bulk import bulk_insert, fetch_frame_in
+from gridcare.metering.bulk import bulk_insert, bulk_insert_frame, fetch_frame_in
 from gridcare.metering.calendar import calendar_map, period_bounds
-from gridcare.metering.selectors import PeriodUsage, estimation_targets, period_usage
+from gridcare.metering.selectors import PeriodUsage, meter_context, period_usage, usage_replace
 from gridcare.metering.services import reads_estimate
 from gridcare.parameters import rate_with_parameters  # billing parameters hook (issue 9)
 from gridcare.parameters.selectors import billing_parameters
@@ -116,16 +116,18 @@ def account_periods(accounts: pl.DataFrame, period_code: str) -> pl.DataFrame:
 def previous_closings(account_ids: list[int], period_code: str) -> pl.DataFrame:
     """Closing reads of each account's latest issued invoice of the previous period."""
     prev = month_period(period_code).previous().code
-    return fetch_frame_in(
-        "SELECT r.meter_id, r.register, r.end_value, r.end_date, r.end_read_id, r.end_status "
-        "FROM billing_billread r JOIN billing_bill b ON b.id = r.bill_id "
-        "WHERE b.account_id IN ({ids}) AND b.period_code = %s AND b.kind = 'invoice' AND b.status = 'issued' "
-        "AND b.version = (SELECT MAX(b2.version) FROM billing_bill b2 WHERE b2.account_id = b.account_id "
-        "                 AND b2.period_code = b.period_code AND b2.kind = 'invoice' AND b2.status = 'issued')",
+    rows = fetch_frame_in(
+        "SELECT b.account_id, b.version, r.meter_id, r.register, r.end_value, r.end_date, r.end_read_id, "
+        "r.end_status FROM billing_billread r JOIN billing_bill b ON b.id = r.bill_id "
+        "WHERE b.account_id IN ({ids}) AND b.period_code = %s AND b.kind = 'invoice' AND b.status = 'issued'",
         account_ids, [prev],
-        {"meter_id": pl.Int64, "register": pl.Utf8, "value_milli": pl.Int64, "read_date": pl.Date,
-         "read_id": pl.Int64, "status": pl.Utf8},
+        {"account_id": pl.Int64, "version": pl.Int64, "meter_id": pl.Int64, "register": pl.Utf8,
+         "value_milli": pl.Int64, "read_date": pl.Date, "read_id": pl.Int64, "status": pl.Utf8},
     )
+    # Only the latest issued version counts (a correction replaces the closing reads too).
+    latest = rows.group_by("account_id").agg(pl.col("version").max())
+    return rows.join(latest, on=["account_id", "version"], how="inner").select(
+        "meter_id", "register", "value_milli", "read_date", "read_id", "status")
 
 
 def _history(account_ids: list[int], period_code: str) -> pl.DataFrame:
@@ -134,15 +136,20 @@ def _history(account_ids: list[int], period_code: str) -> pl.DataFrame:
     prev, last_year = p.previous().code, p.same_month_last_year().code
     rows = fetch_frame_in(
         "SELECT account_id, period_code, version, energy_wh FROM billing_bill "
-        "WHERE account_id IN ({ids}) AND period_code < %s AND kind = 'invoice' AND status = 'issued'",
-        account_ids, [period_code],
+        "WHERE account_id IN ({ids}) AND period_code IN (%s, %s) AND kind = 'invoice' AND status = 'issued'",
+        account_ids, [prev, last_year],
         {"account_id": pl.Int64, "period_code": pl.Utf8, "version": pl.Int64, "energy_wh": pl.Int64},
     )
     latest = rows.sort("version").unique(subset=["account_id", "period_code"], keep="last")
     out = pl.DataFrame({"account_id": account_ids}, schema={"account_id": pl.Int64})
     last = latest.filter(pl.col("period_code") == prev).select("account_id", pl.col("energy_wh").alias("last_wh"))
     ly = latest.filter(pl.col("period_code") == last_year).select("account_id", pl.col("energy_wh").alias("ly_wh"))
-    earlier = rows.select("account_id").unique().with_columns(pl.lit(True).alias("has_earlier"))
+    # Any earlier issued bill at all: accounts billed last month are known; ask only about the rest.
+    unknown = sorted(set(account_ids) - set(last["account_id"].to_list()))
+    before = fetch_frame_in(
+        "SELECT DISTINCT account_id FROM billing_bill WHERE account_id IN ({ids}) AND period_code < %s "
+        "AND kind = 'invoice' AND status = 'issued'", unknown, [period_code], {"account_id": pl.Int64})
+    earlier = pl.concat([last.select("account_id"), before]).unique().with_columns(pl.lit(True).alias("has_earlier"))
     return out.join(last, on="account_id", how="left").join(ly, on="account_id", how="left").join(
         earlier, on="account_id", how="left").with_columns(pl.col("has_earlier").fill_null(False))
 
@@ -344,18 +351,26 @@ def bill_accounts(
     out.add_time("load", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    if estimate:
-        targets = estimation_targets(periods=periods)
-        out.estimated_reads = reads_estimate(targets=targets, as_of=as_of).estimated
-    out.add_time("estimate", time.perf_counter() - t0)
-
-    t0 = time.perf_counter()
+    context = meter_context(account_ids=account_ids)
     if openings is None:
         openings = previous_closings(account_ids, spec.period_code)
-    usage = period_usage(periods=periods, openings=openings)
+    usage = period_usage(periods=periods, openings=openings, context=context)
     lo, hi = periods["start_date"].min(), periods["end_date"].max()
     tariffs = tariff_changes(account_ids=account_ids, start=lo, end=hi)
     out.add_time("consumption", time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    targets = usage.missing.filter(pl.col("estimable")).select(
+        "meter_id", "asset_number", "register", "read_date", "window_days").unique()
+    if estimate and targets.height:
+        # 估抄 for the closing reads that did not come in, then the consumption of those accounts again.
+        out.estimated_reads = reads_estimate(targets=targets, as_of=as_of).estimated
+        if out.estimated_reads:
+            again = usage.missing.filter(pl.col("estimable"))["account_id"].unique().to_list()
+            fresh = period_usage(periods=periods.filter(pl.col("account_id").is_in(again)), openings=openings,
+                                 context=context)
+            usage = usage_replace(usage, fresh, again)
+    out.add_time("estimate", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
     skips: list[tuple[int, str, str]] = []
@@ -459,24 +474,21 @@ def bill_accounts(
     out.bill_ids = ids["bill_id"].to_list()
     if lines is not None and lines.height:
         lines = lines.join(ids, on="account_id", how="inner")
-        bulk_insert(BillLine, ["bill", "line_no", "component", "line_code", "tariff", "tariff_version", "start_date",
-                               "end_date", "quantity", "unit", "unit_price", "amount_fen", "rule", "explanation_zh",
-                               "explanation_en"],
-                    lines.select("bill_id", "line_no", "component", "line_code", "tariff", "version", "start_date",
-                                 "end_date", "quantity", "unit", "unit_price", "amount_fen",
-                                 pl.col("rule").fill_null("").str.slice(0, 255),
-                                 pl.col("explanation_zh").fill_null("").str.slice(0, 255),
-                                 pl.col("explanation_en").fill_null("").str.slice(0, 255)).iter_rows())
-    bulk_insert(BillRead, ["bill", "segment", "meter", "asset_number", "register", "multiplier", "start_read",
-                           "start_date", "start_value", "start_status", "end_read", "end_date", "end_value",
-                           "end_status", "advance_milli"],
-                ((bill_of[a], seg, m, asset, reg, Decimal(mult), s_id, s_date, s_val, s_status or "", e_id, e_date,
-                  e_val, e_status, adv)
-                 for a, seg, m, asset, reg, mult, s_id, s_val, s_status, s_date, e_id, e_val, e_status, e_date, adv
-                 in regs.filter(pl.col("account_id").is_in(list(bill_of))).select(
-                     "account_id", "segment", "meter_id", "asset_number", "register", "multiplier", "start_read_id",
-                     "start_value", "start_status", "start_date", "end_read_id", "end_value", "end_status",
-                     "end_date", "advance_milli").iter_rows()))
+        bulk_insert_frame(BillLine, ["bill", "line_no", "component", "line_code", "tariff", "tariff_version",
+                                     "start_date", "end_date", "quantity", "unit", "unit_price", "amount_fen", "rule",
+                                     "explanation_zh", "explanation_en"],
+                          lines.select("bill_id", "line_no", "component", "line_code", "tariff", "version",
+                                       "start_date", "end_date", "quantity", "unit", "unit_price", "amount_fen",
+                                       pl.col("rule").fill_null("").str.slice(0, 255),
+                                       pl.col("explanation_zh").fill_null("").str.slice(0, 255),
+                                       pl.col("explanation_en").fill_null("").str.slice(0, 255)))
+    bulk_insert_frame(BillRead, ["bill", "segment", "meter", "asset_number", "register", "multiplier", "start_read",
+                                 "start_date", "start_value", "start_status", "end_read", "end_date", "end_value",
+                                 "end_status", "advance_milli"],
+                      regs.join(ids, on="account_id", how="inner").select(
+                          "bill_id", "segment", "meter_id", "asset_number", "register", "multiplier", "start_read_id",
+                          "start_date", "start_value", pl.col("start_status").fill_null(""), "end_read_id",
+                          "end_date", "end_value", "end_status", "advance_milli"))
     bulk_insert(BillException, ["bill", "run", "rule", "message", "data", "status", "created_at", "note"],
                 ((bill_of[a], spec.run_id, rule, msg[:255], data, BillException.Status.OPEN, as_of, "")
                  for a, rule, msg, data in hits if a in bill_of))

@@ -82,6 +82,14 @@ def _user(actor: User | None) -> User | None:
     return actor if actor is not None and actor.pk else None
 
 
+def _require_scope(actor: User, run: BillingRun) -> None:
+    """A staff member with an org unit acts only on runs inside their subtree."""
+    if actor.org_unit_id is None:
+        return
+    if run.org_unit_id is None or not run.org_unit.path.startswith(actor.org_unit.path):
+        raise PermissionDenied(f"run {run.pk} is outside your org unit", field="run_id")
+
+
 def _require(actor: User | None, capability: str) -> None:
     if actor is None or not can(actor.role, capability):
         raise PermissionDenied(f"this needs the {capability} capability", field="actor")
@@ -315,6 +323,7 @@ def billing_run_approve(*, run_id: int, actor: User | None, as_of: datetime) -> 
     run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None:
         raise NotFound(f"billing run {run_id} not found", field="run_id")
+    _require_scope(actor, run)
     if run.status != BillingRun.Status.COMPLETED:
         raise UnableToApproveBills(f"run {run_id} is {run.status}; approve it when it has completed", field="run_id")
     if run.prepared_by_id is not None and run.prepared_by_id == actor.pk:
@@ -341,6 +350,7 @@ def billing_run_issue(*, run_id: int, actor: User | None, as_of: datetime) -> li
     run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None:
         raise NotFound(f"billing run {run_id} not found", field="run_id")
+    _require_scope(actor, run)
     approved = Bill.objects.filter(run=run, status=Bill.Status.APPROVED)
     ids = list(approved.values_list("pk", flat=True))
     if not ids:

@@ -103,8 +103,9 @@ class PeriodUsage:
         account_id, segment, meter_id, asset_number, register, seg_start, seg_end, multiplier (Utf8
         decimal), start_read_id, start_value, start_status, start_date, end_read_id, end_value,
         end_status, end_date, advance_milli (dial units; rollover wrapped).
-    `missing`: (account_id, meter_id, asset_number, register, reason) — a register without a usable
-        start or end read; such an account cannot be billed.
+    `missing`: (account_id, meter_id, asset_number, register, reason, estimable, read_date,
+        window_days) — a register without a usable start or end read; such an account cannot be
+        billed. `estimable`: the closing read at a period end is missing (估抄 can supply it).
     `segments`: one row per (account, segment) with meter, dates and multiplier.
     `events`: (account_id, kind, occurred_on, old/new capacity in VA) inside the periods.
     """
@@ -189,6 +190,48 @@ def _reads_between(meter_ids: list[int], lo: date, hi: date) -> pl.DataFrame:
     )
 
 
+MAX_DAYS_LISTED = 64
+
+
+def reads_on_days(meter_ids: list[int], days: set[date]) -> pl.DataFrame:
+    """Usable reads of the meters on the given days. A billing chunk needs reads on a handful of
+    days (period boundaries ± the read window, event days); asking for exactly those days keeps a
+    system that reads meters daily from loading a month of reads per register."""
+    if not days:
+        return pl.DataFrame(schema=READ_SCHEMA)
+    if len(days) > MAX_DAYS_LISTED:
+        return _reads_between(meter_ids, min(days), max(days))
+    ordered = sorted(days)
+    return fetch_frame_in(
+        "SELECT id, meter_id, register, read_date, value_milli, status FROM metering_meterread "
+        f"WHERE meter_id IN ({{ids}}) AND read_date IN ({', '.join(['%s'] * len(ordered))}) "
+        "AND status IN ('valid', 'estimated')",
+        meter_ids, ordered, READ_SCHEMA,
+    )
+
+
+def _window_days(frame: pl.DataFrame, date_cols: tuple[str, ...], window: int) -> set[date]:
+    days: set[date] = set()
+    for col in date_cols:
+        for d in frame[col].unique().to_list():
+            if d is not None:
+                days.update(d + timedelta(days=k) for k in range(-window, window + 1))
+    return days
+
+
+@dataclass(frozen=True)
+class MeterContext:
+    """The meters and registers of a set of accounts, fetched once per billing chunk."""
+
+    meters: pl.DataFrame
+    registers: pl.DataFrame
+
+
+def meter_context(*, account_ids: list[int]) -> MeterContext:
+    meters = _meters_for_accounts(account_ids)
+    return MeterContext(meters, _registers_of(meters["meter_id"].unique().to_list()))
+
+
 def _latest_before(meter_ids: list[int], before: date) -> pl.DataFrame:
     return fetch_frame_in(
         "SELECT r.id, r.meter_id, r.register, r.read_date, r.value_milli, r.status FROM metering_meterread r "
@@ -225,7 +268,8 @@ def _pick(bounds: pl.DataFrame, reads: pl.DataFrame, date_col: str, kind_col: st
     )
 
 
-def period_usage(*, periods: pl.DataFrame, openings: pl.DataFrame | None = None) -> PeriodUsage:
+def period_usage(*, periods: pl.DataFrame, openings: pl.DataFrame | None = None,
+                 context: MeterContext | None = None) -> PeriodUsage:
     """Consumption per account, meter segment and register over each account's period.
 
     `periods`: account_id, start_date, end_date, window_days (from the account's calendar).
@@ -235,7 +279,8 @@ def period_usage(*, periods: pl.DataFrame, openings: pl.DataFrame | None = None)
     else the register's latest read before it.
     """
     account_ids = periods["account_id"].to_list()
-    meters = _meters_for_accounts(account_ids)
+    context = context or meter_context(account_ids=account_ids)
+    meters = context.meters
     meter_ids = meters["meter_id"].unique().to_list()
     lo, hi = periods["start_date"].min(), periods["end_date"].max()
     max_window = int(periods["window_days"].max() or 0)
@@ -244,10 +289,10 @@ def period_usage(*, periods: pl.DataFrame, openings: pl.DataFrame | None = None)
     segments = segments.sort(["account_id", "seg_start", "meter_id"]).with_columns(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("account_id").alias("segment")
     )
-    registers = _registers_of(segments["meter_id"].unique().to_list())
+    registers = context.registers.filter(pl.col("meter_id").is_in(segments["meter_id"].unique().implode()))
     bounds = segments.join(registers, on="meter_id", how="inner").join(
         periods.select("account_id", "window_days"), on="account_id", how="left")
-    reads = _reads_between(meter_ids, lo - timedelta(days=max_window), hi + timedelta(days=max_window))
+    reads = reads_on_days(meter_ids, _window_days(segments, ("seg_start", "seg_end"), max_window))
     start = _pick(bounds, reads, "seg_start", "start_kind", "window_days", "start")
     end = _pick(bounds, reads, "seg_end", "end_kind", "window_days", "end")
     out = bounds.join(start, on=["account_id", "meter_id", "register", "seg_start"], how="left").join(
@@ -295,6 +340,11 @@ def period_usage(*, periods: pl.DataFrame, openings: pl.DataFrame | None = None)
         "account_id", "meter_id", "asset_number", "register",
         pl.when(pl.col("end_value").is_null()).then(pl.format("no read of {} on {}", pl.col("register"), pl.col("seg_end")))
         .otherwise(pl.format("no opening read of {} on {}", pl.col("register"), pl.col("seg_start"))).alias("reason"),
+        # A missing closing read at a period end (not a meter event) of a cumulative register can be estimated.
+        (pl.col("end_value").is_null() & (pl.col("end_kind") == "period") & (pl.col("register") != "demand"))
+        .alias("estimable"),
+        pl.col("seg_end").alias("read_date"),
+        pl.col("window_days").cast(pl.Int64),
     )
     cols = ["account_id", "segment", "meter_id", "asset_number", "register", "seg_start", "seg_end", "multiplier",
             "start_read_id", "start_value", "start_status", "start_date", "end_read_id", "end_value", "end_status",
@@ -309,15 +359,29 @@ def period_usage(*, periods: pl.DataFrame, openings: pl.DataFrame | None = None)
     )
 
 
-def estimation_targets(*, periods: pl.DataFrame) -> pl.DataFrame:
+def usage_replace(usage: PeriodUsage, fresh: PeriodUsage, account_ids: list[int]) -> PeriodUsage:
+    """`usage` with the rows of `account_ids` replaced by those of `fresh` (recomputed after estimates)."""
+    def merge(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
+        return pl.concat([a.filter(~pl.col("account_id").is_in(account_ids)), b], how="vertical_relaxed")
+
+    return PeriodUsage(
+        registers=merge(usage.registers, fresh.registers).sort(["account_id", "segment", "register"]),
+        missing=merge(usage.missing, fresh.missing), segments=merge(usage.segments, fresh.segments),
+        events=merge(usage.events, fresh.events),
+    )
+
+
+def estimation_targets(*, periods: pl.DataFrame, context: MeterContext | None = None) -> pl.DataFrame:
     """(meter, register, read date) that a billing run needs: each cumulative register of every
     meter in place at the end of its account's period."""
-    meters = _meters_for_accounts(periods["account_id"].to_list())
+    context = context or meter_context(account_ids=periods["account_id"].to_list())
+    meters = context.meters
     m = meters.join(periods, on="account_id", how="inner").filter(
         (pl.col("installed_on").is_null() | (pl.col("installed_on") < pl.col("end_date")))
         & (pl.col("removed_on").is_null() | (pl.col("removed_on") >= pl.col("end_date")))
     )
-    regs = _registers_of(m["meter_id"].unique().to_list()).filter(pl.col("register") != "demand")
+    regs = context.registers.filter(pl.col("meter_id").is_in(m["meter_id"].unique().implode())
+                                    & (pl.col("register") != "demand"))
     return m.join(regs, on="meter_id", how="inner").select(
         "meter_id", "asset_number", "register", pl.col("end_date").alias("read_date"),
         pl.col("window_days").cast(pl.Int64),

@@ -555,27 +555,28 @@ def reads_estimate(*, targets: pl.DataFrame, as_of: datetime, config: MeteringCo
     if targets.height == 0:
         return EstimateReport(0, 0, 0)
     with transaction.atomic():
-        meter_ids = targets["meter_id"].unique().to_list()
-        lo = targets["read_date"].min() - timedelta(days=config.estimation_history_days + 400)
-        frames = []
-        for chunk in in_chunks(meter_ids):
-            frames.append(fetch_frame(
-                "SELECT id, meter_id, register, read_date, value_milli, status FROM metering_meterread "
-                f"WHERE meter_id IN ({placeholders(len(chunk))}) AND read_date >= %s "
-                "AND status IN ('valid', 'estimated')",
-                [*chunk, lo], EXISTING_SCHEMA,
-            ))
-        reads = pl.concat(frames).sort("read_date")
         t = targets.with_columns(
             (pl.col("read_date") - pl.duration(days=pl.col("window_days"))).alias("_lo"),
             (pl.col("read_date") + pl.duration(days=pl.col("window_days"))).alias("_hi"),
         )
-        have = t.join(reads.select("meter_id", "register", pl.col("read_date").alias("d")), on=["meter_id", "register"],
+        # Nearly every target has its read: look at the target days first, history only for the rest.
+        from gridcare.metering.selectors import reads_on_days
+
+        days = {d + timedelta(days=k) for d, w in t.select("read_date", "window_days").unique().iter_rows()
+                for k in range(-int(w or 0), int(w or 0) + 1)}
+        near = reads_on_days(t["meter_id"].unique().to_list(), days)
+        have = t.join(near.select("meter_id", "register", pl.col("read_date").alias("d")), on=["meter_id", "register"],
                       how="inner").filter((pl.col("d") >= pl.col("_lo")) & (pl.col("d") <= pl.col("_hi")))
         need = t.join(have.select("meter_id", "register", "read_date").unique(), on=["meter_id", "register", "read_date"],
                       how="anti").sort("read_date")
         if need.height == 0:
             return EstimateReport(0, 0, 0)
+        lo = need["read_date"].min() - timedelta(days=config.estimation_history_days + 400)
+        reads = fetch_frame_in(
+            "SELECT id, meter_id, register, read_date, value_milli, status FROM metering_meterread "
+            "WHERE meter_id IN ({ids}) AND read_date >= %s AND status IN ('valid', 'estimated')",
+            need["meter_id"].unique().to_list(), [lo], EXISTING_SCHEMA,
+        ).sort("read_date")
         last = reads.rename({"read_date": "last_date", "value_milli": "last_value"}).select(
             "meter_id", "register", "last_date", "last_value")
         hist = reads.rename({"read_date": "hist_date", "value_milli": "hist_value"}).select(
