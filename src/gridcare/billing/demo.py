@@ -140,15 +140,14 @@ def _read_series(seed: int, meters: pl.DataFrame, regs: pl.DataFrame, dates: lis
 
 
 def _long(meters: pl.DataFrame, mask: np.ndarray, code: str, series: np.ndarray, dates: list[date]) -> pl.DataFrame:
+    """One register's readings as rows: every masked meter × every read date (meter-major order,
+    matching the rows of `series`)."""
     idx = np.nonzero(mask)[0]
-    k = len(dates)
-    return pl.DataFrame({
-        "meter_id": np.repeat(meters["meter_id"].to_numpy()[idx], k),
-        "asset_number": np.repeat(meters["asset_number"].to_numpy()[idx], k),
-        "register": [code] * (len(idx) * k),
-        "read_date": pl.Series(dates * len(idx), dtype=pl.Date),
-        "value_milli": series[idx].reshape(-1),
-    })
+    days = pl.DataFrame({"read_date": pl.Series(dates, dtype=pl.Date)})
+    frame = meters.select("meter_id", "asset_number")[idx.tolist()].join(days, how="cross")
+    return frame.with_columns(pl.lit(code).alias("register"),
+                              pl.Series("value_milli", series[idx].reshape(-1), dtype=pl.Int64)).select(
+        "meter_id", "asset_number", "register", "read_date", "value_milli")
 
 
 def _openings(reads: pl.DataFrame, dates: list[date]) -> pl.DataFrame:
@@ -253,6 +252,32 @@ def demo_reads(*, seed: int, as_of: datetime) -> tuple[int, str]:
     return written, summary
 
 
+def _portal_story(as_of: datetime) -> None:
+    """The portal demo customer: their latest bill corrected (credit note + rebill, by the clerk and
+    approved by the approver) and the notices of their bills in the outbox (SMS and in-app)."""
+    from gridcare.customers.demo import EXTERNAL_PREFIX
+
+    clerk = User.objects.filter(username="clerk").first()
+    approver = User.objects.filter(username="approver").first()
+    bill = (Bill.objects.filter(account__customer__external_id=f"{EXTERNAL_PREFIX}{1:07d}", kind=Bill.Kind.INVOICE,
+                                status=Bill.Status.ISSUED).order_by("-period_code", "-version").first())
+    if bill is None or clerk is None or approver is None:
+        return
+    if bill.version == 1 and not Bill.objects.filter(corrects=bill).exists():
+        reads = {}
+        for r in bill.reads.filter(register__in=("total", "flat")):
+            if r.advance_milli > 30_000:
+                reads[(r.meter_id, r.register)] = Decimal(r.end_value - 20_000) / 1000  # 20 kWh misread
+        if reads:
+            when = min(as_of, (bill.issued_at or as_of) + timedelta(days=3))
+            corr = services.bill_correct(bill_id=bill.pk, reason="止码抄录错误，核实后更正（少计 20 kWh）",
+                                         reads=reads, actor=clerk, as_of=when)
+            services.bill_correction_approve(rebill_id=corr.rebill.pk, actor=approver, as_of=when)
+    ids = list(Bill.objects.filter(account__customer__external_id=f"{EXTERNAL_PREFIX}{1:07d}",
+                                   status=Bill.Status.ISSUED).order_by("-issued_at").values_list("pk", flat=True)[:3])
+    services.bills_deliver(bill_ids=ids, as_of=as_of)
+
+
 def load_demo(*, seed: int, as_of: datetime, progress: Callable[[str], None] | None = None) -> str:
     """Reads for 13 months and the bills of every period (see the module docstring)."""
     if not _meters().height:
@@ -275,6 +300,7 @@ def load_demo(*, seed: int, as_of: datetime, progress: Callable[[str], None] | N
             issued += _review_and_issue(run, users, when, keep_open=OPEN_EXCEPTIONS_KEPT if latest else 0)
         if progress:
             progress(f"{code}: {run.billed_accounts} bills")
+    _portal_story(as_of)
     open_now = BillException.objects.filter(status=BillException.Status.OPEN).count()
     drafts = Bill.objects.filter(status__in=Bill.MUTABLE).count()
     return (f"{written} reads over {len(periods)} periods" + (f"; {imported}" if imported else "")
