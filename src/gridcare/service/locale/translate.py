@@ -529,7 +529,7 @@ def extract(pot_path: str) -> None:
     templates = glob.glob("src/gridcare/web/templates/web/service/*.html") + glob.glob(
         "src/gridcare/web/templates/web/visits/*.html")
     for t in sorted(templates):
-        out = tmp / (Path(t).name + ".py")
+        out = tmp / f"{Path(t).parent.name}-{Path(t).name}.py"  # service/home.html and visits/home.html
         out.write_text(templatize(Path(t).read_text(encoding="utf-8"), origin=t), encoding="utf-8")
         files.append(str(out))
     files += [f for f in glob.glob("src/gridcare/service/**/*.py", recursive=True) if "/locale/" not in f]
