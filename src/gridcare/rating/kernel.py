@@ -653,7 +653,8 @@ class _Run:
             (pl.col("wh").max() * (60 // minutes)).alias("iv_dmax"),
         ]
         if one_piece:
-            agg = ivx.with_columns(bucket.alias("_b")).group_by(ID).agg(aggs)
+            # streaming keeps memory flat: no per-bucket temporary as long as the interval frame
+            agg = ivx.lazy().with_columns(bucket.alias("_b")).group_by(ID).agg(aggs).collect(engine="streaming")
             key = [ID]
         else:
             # several pieces per account: map each date to its piece
@@ -670,7 +671,8 @@ class _Run:
                 "intervals.date",
                 pl.format("interval on {} is outside the account's segments", pl.col("date")),
             )
-            agg = agg.filter(pl.col("segment").is_not_null()).group_by(ID, "segment", "vkey").agg(aggs)
+            agg = agg.lazy().filter(pl.col("segment").is_not_null()).group_by(ID, "segment", "vkey").agg(aggs).collect(
+                engine="streaming")
             key = [ID, "segment", "vkey"]
         joined = joined.join(agg.with_columns(pl.lit(True).alias("_iv")), on=key, how="left", suffix="_iv")
         ivm = pl.col("_iv").fill_null(False)
