@@ -194,3 +194,16 @@ def test_company_wide_kpi_only_on_the_root(co):
     result = kpi_compute(period_code="2026-10", as_of=AS_OF, codes=["auto_reconciliation_rate"])
     assert result.snapshots == 1
     assert snap("auto_reconciliation_rate", "GD").value is None  # no statement lines: nothing to measure
+
+
+def test_levels_limit_the_units_and_billing_kpis_wait_for_the_month_to_end(co):
+    _bill(co.home, 1)
+    result = kpi_compute(period_code="2026-11", as_of=at(2026, 11, 20), codes=["bill_issue_rate", "debit_ratio"],
+                         levels=["province", "city"])
+    assert result.snapshots == 2 * 3  # GD, GZ, SZ
+    assert snap("bill_issue_rate", "GD", "2026-11").value is None  # November is not over: no alert
+    assert snap("debit_ratio", "GD", "2026-11").value == Decimal("0.00")
+    assert not KpiAlert.objects.filter(kpi_code="bill_issue_rate").exists()
+    with pytest.raises(ValidationFailed) as bad:
+        kpi_compute(period_code="2026-11", as_of=at(2026, 11, 20), levels=["planet"])
+    assert bad.value.field == "level"

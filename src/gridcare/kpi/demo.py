@@ -1,6 +1,9 @@
-"""Demo KPI snapshots: the 12 months up to `as_of`, each measured as of its month end (the
-current month as of `as_of`), so the dashboard has a trend on first start. Idempotent: re-running
-replaces the same snapshots. Months with no bills, charges or work orders are skipped."""
+"""Demo KPI snapshots so the dashboard has a trend on first start: the last complete month for every
+org unit, the other 11 of the last 12 months for the provinces (the history a nightly job would
+have built up; computing every unit for every month costs minutes on SQLite).
+All as of `as_of`: a month's bills are issued after it ends, so its figures are taken as known now.
+Idempotent: re-running replaces the same snapshots. Months with no bills, charges or work orders
+are skipped."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from datetime import datetime, time
 from gridcare.billing.models import Bill
 from gridcare.core.calendars import BUSINESS_TZ
 from gridcare.core.periods import month_period
+from gridcare.customers.models import OrgUnit
 from gridcare.kpi.models import KpiAlert
 from gridcare.kpi.selectors import trend_periods
 from gridcare.kpi.services import kpi_compute
@@ -28,12 +32,13 @@ def _has_data(code: str) -> bool:
 def load_demo(*, seed: int, as_of: datetime) -> str:
     del seed  # deterministic from the data already loaded
     current = f"{as_of.astimezone(BUSINESS_TZ):%Y-%m}"
+    full = month_period(current).previous().code
     done = snapshots = 0
     for code in trend_periods(current):
         if not _has_data(code):
             continue
-        end = datetime.combine(month_period(code).end, time(), tzinfo=BUSINESS_TZ)
-        result = kpi_compute(period_code=code, as_of=min(end, as_of))
+        levels = None if code == full else [OrgUnit.Level.PROVINCE]
+        result = kpi_compute(period_code=code, as_of=as_of, levels=levels)
         done += 1
         snapshots += result.snapshots
     open_alerts = KpiAlert.objects.filter(status=KpiAlert.Status.OPEN).count()

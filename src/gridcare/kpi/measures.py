@@ -17,11 +17,10 @@ from django.db.models import Q
 
 from gridcare.assistant.models import Conversation
 from gridcare.billing.models import Bill, BillException
-from gridcare.collections.selectors import collection_rate
 from gridcare.core.calendars import BUSINESS_TZ
 from gridcare.core.periods import Period
 from gridcare.customers.models import Account, OrgUnit
-from gridcare.payments.selectors import debit_ratio
+from gridcare.payments.selectors import collection_inputs, debit_ratio
 from gridcare.reconciliation.selectors import auto_reconciliation_rate
 from gridcare.service.models import ReturnVisit, WorkOrder
 from gridcare.service.selectors import breach_report
@@ -65,7 +64,10 @@ def ratio(numerator: int | Decimal, denominator: int | Decimal) -> Measure:
 
 
 def collection(s: Scope) -> Measure:
-    r = collection_rate(start=s.period.start, end=s.period.end, as_of_date=s.as_of_date, org_unit_ids=s.unit_ids)
+    """Bills due in the month up to `as_of` (a bill not yet due is not yet receivable), through
+    payments' `collection_inputs` — the ledger arithmetic behind collections' `collection_rate`."""
+    end = min(s.period.end, s.as_of_date + timedelta(days=1))
+    r = collection_inputs(start=s.period.start, end=end, as_of_date=s.as_of_date, org_unit_ids=s.unit_ids)
     return ratio(r.collected_fen, r.receivable_fen)
 
 
@@ -80,6 +82,14 @@ def reconciliation(s: Scope) -> Measure:
     return ratio(r.auto, r.total)
 
 
+def _month_over(s: Scope) -> bool:
+    """Bills of a month are issued after it ends; before that the billing KPIs have nothing to say."""
+    return s.as_of_date >= s.period.end
+
+
+NOT_YET = Measure(None, None, None)
+
+
 def _first_bills(s: Scope):
     """Version-1 bills of the period in the subtree that were issued by `as_of` (应发行 / 已发行)."""
     return Bill.objects.filter(period_code=s.period.code, kind=Bill.Kind.INVOICE, version=1,
@@ -87,6 +97,8 @@ def _first_bills(s: Scope):
 
 
 def bill_issue(s: Scope) -> Measure:
+    if not _month_over(s):
+        return NOT_YET
     last_day = s.period.end - timedelta(days=1)
     accounts = Account.objects.filter(org_unit_id__in=s.unit_ids, opened_on__lte=last_day).filter(
         Q(closed_on__isnull=True) | Q(closed_on__gt=last_day))
@@ -95,6 +107,8 @@ def bill_issue(s: Scope) -> Measure:
 
 
 def bill_error(s: Scope) -> Measure:
+    if not _month_over(s):
+        return NOT_YET
     bills = _first_bills(s)
     corrected = (Bill.objects.filter(corrects__in=bills.values("pk"), kind=Bill.Kind.CREDIT,
                                      created_at__lte=s.as_of).values("corrects_id").distinct().count())
@@ -102,6 +116,8 @@ def bill_error(s: Scope) -> Measure:
 
 
 def review(s: Scope) -> Measure:
+    if not _month_over(s):
+        return NOT_YET
     bills = Bill.objects.filter(period_code=s.period.code, kind=Bill.Kind.INVOICE, version=1,
                                 org_unit_id__in=s.unit_ids, created_at__lte=s.as_of)
     flagged = (BillException.objects.filter(bill__in=bills.values("pk"), created_at__lte=s.as_of)
@@ -110,6 +126,8 @@ def review(s: Scope) -> Measure:
 
 
 def estimated(s: Scope) -> Measure:
+    if not _month_over(s):
+        return NOT_YET
     bills = _first_bills(s)
     return ratio(bills.filter(estimated=True).count(), bills.count())
 

@@ -62,12 +62,14 @@ def _subtree_ids(unit: OrgUnit, units: list[OrgUnit]) -> list[int]:
 
 @transaction.atomic
 def kpi_compute(*, period_code: str, as_of: datetime, org_unit_code: str | None = None,
-                codes: list[str] | None = None) -> ComputeResult:
+                codes: list[str] | None = None, levels: list[str] | None = None) -> ComputeResult:
     """Measure every catalogue KPI for every org-unit subtree (or one subtree) for `period_code`.
 
     Re-running replaces the snapshots in place (one row per KPI, unit and period) and updates the
     alerts, so a nightly job and a manual re-run never duplicate anything.
-    Raises ValidationFailed (bad period or KPI code), NotFound (unknown org unit).
+    `levels` limits which org units get snapshots (e.g. province and city for history backfills);
+    each snapshot still covers the unit's whole subtree.
+    Raises ValidationFailed (bad period, KPI code or level), NotFound (unknown org unit).
     """
     period = month_period(period_code)
     if period.start > as_of.astimezone(BUSINESS_TZ).date():
@@ -76,8 +78,13 @@ def kpi_compute(*, period_code: str, as_of: datetime, org_unit_code: str | None 
     unknown = sorted(set(codes or []) - set(catalogue))
     if unknown:
         raise ValidationFailed(f"unknown KPI: {', '.join(unknown)}", field="kpi")
+    bad_levels = sorted(set(levels or []) - set(OrgUnit.Level.values))
+    if bad_levels:
+        raise ValidationFailed(f"unknown org-unit level: {', '.join(bad_levels)}", field="level")
+    everyone = list(OrgUnit.objects.order_by("path"))
     units = _units(org_unit_code)
-    everyone = list(OrgUnit.objects.order_by("path")) if org_unit_code else units
+    if levels:
+        units = [u for u in units if u.level in levels]
     existing_alerts = {(a.kpi_code, a.org_unit_id): a for a in KpiAlert.objects.select_for_update().filter(
         period_code=period.code, org_unit__in=units)}
     rows: list[ComputedRow] = []
