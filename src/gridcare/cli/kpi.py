@@ -47,7 +47,9 @@ def _fmt(value, unit: str) -> str:
 def compute(period: str = typer.Option(..., "--period", help="YYYY-MM"),
             as_of: str = typer.Option(None, "--as-of", help="figures as of this date/time (default: now)"),
             org: str = typer.Option(None, "--org", help="only this org unit's subtree (code)"),
-            kpi: list[str] = typer.Option(None, "--kpi", help="only these KPI codes (repeatable)")) -> None:
+            kpi: list[str] = typer.Option(None, "--kpi", help="only these KPI codes (repeatable)"),
+            level: list[str] = typer.Option(None, "--level", help="only units of these levels (repeatable): "
+                                                                  "province, city, county, station")) -> None:
     """Measure every catalogue KPI for every org unit; re-running replaces the month's snapshots."""
     setup_django()
     from gridcare.core.errors import GridcareError
@@ -58,7 +60,7 @@ def compute(period: str = typer.Option(..., "--period", help="YYYY-MM"),
     try:
         with console.status(f"computing KPIs for {period}"):
             result = kpi_compute(period_code=period, as_of=_as_of(as_of), org_unit_code=org or None,
-                                 codes=list(kpi) if kpi else None)
+                                 codes=list(kpi) if kpi else None, levels=list(level) if level else None)
     except GridcareError as exc:
         console.print(f"[red]error[/red] ({exc.field or 'input'}): {exc.message}")
         raise typer.Exit(2) from None
