@@ -14,9 +14,21 @@ from typing import Any
 from django.db import connection, models
 
 
+def _memo(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Most datetimes in one batch are the same instant (`as_of`); adapt each distinct value once."""
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        if value not in seen:
+            seen[value] = fn(value)
+        return seen[value]
+
+    return convert
+
+
 def _converter(field: models.Field) -> Callable[[Any], Any] | None:
     if isinstance(field, models.DateTimeField):
-        return connection.ops.adapt_datetimefield_value
+        return _memo(connection.ops.adapt_datetimefield_value)
     if isinstance(field, models.JSONField):
         return lambda value: field.get_db_prep_save(value, connection)
     return None

@@ -310,13 +310,31 @@ _ROW = ("pk", "key", "label", "amount", "unit", "round", "due_at", "breached_at"
         "work_order__org_unit_id", "work_order__assignee_id", "work_order__grid_cell", "work_order__priority")
 
 
-def _context(row: dict, **extra) -> dict:
-    taxonomy = service_policy().taxonomy
-    return {"number": row["work_order__number"], "category": taxonomy.path_label(row["work_order__category"]),
-            "grade": taxonomy.grade_label(row["work_order__grade"]), **extra}
+class _Labels:
+    """Per-tick caches of the text that goes into thousands of messages: category paths, grades and
+    local times (the policy is read once, not once per row)."""
+
+    def __init__(self) -> None:
+        policy = service_policy()
+        self.taxonomy = policy.taxonomy
+        self.tz = policy.calendar.tz
+        self._paths: dict[str, str] = {}
+        self._times: dict[datetime, str] = {}
+
+    def local(self, at: datetime) -> str:
+        if at not in self._times:
+            self._times[at] = at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
+        return self._times[at]
+
+    def context(self, row: dict, **extra) -> dict:
+        code = row["work_order__category"]
+        if code not in self._paths:
+            self._paths[code] = self.taxonomy.path_label(code)
+        return {"number": row["work_order__number"], "category": self._paths[code],
+                "grade": self.taxonomy.grade_label(row["work_order__grade"]), **extra}
 
 
-def _tick_warnings(*, as_of: datetime, units: _Units, messages: list, events: list) -> int:
+def _tick_warnings(*, as_of: datetime, units: _Units, labels: _Labels, messages: list, events: list) -> int:
     policy = service_policy()
     due = SlaClock.objects.filter(status=SlaClock.Status.RUNNING, warned_at__isnull=True, warn_at__lte=as_of)
     rows = list(due.filter(due_at__gt=as_of).values(*_ROW))
@@ -324,24 +342,25 @@ def _tick_warnings(*, as_of: datetime, units: _Units, messages: list, events: li
     for row in rows:
         users = units.targets(unit_id=row["work_order__org_unit_id"], assignee_id=row["work_order__assignee_id"],
                               targets=policy.escalation.warning_notify)
-        context = _context(row, clock=row["label"], due=local(row["due_at"]))
+        due = labels.local(row["due_at"])
+        context = labels.context(row, clock=row["label"], due=due)
         for user in users:
             messages.append((user, "service_sla_warning", "sla_warning", f"warn:{row['pk']}:{user.pk}", context,
                              row["work_order_id"]))
         events.append({"work_order_id": row["work_order_id"], "at": as_of, "kind": "sla_warning",
-                       "note": f"{row['label']} 即将超时（{local(row['due_at'])}）",
+                       "note": f"{row['label']} 即将超时（{due}）",
                        "data": {"clock": row["key"], "notified": [u.username for u in users]}})
     return len(rows)
 
 
-def _tick_breaches(*, as_of: datetime, events: list) -> int:
+def _tick_breaches(*, as_of: datetime, labels: _Labels, events: list) -> int:
     found = SlaClock.objects.filter(status=SlaClock.Status.RUNNING, due_at__lte=as_of, breached_at__isnull=True)
     rows = list(found.values(*_ROW))
     found.update(breached_at=F("due_at"))
     entries = []
     for row in rows:
         events.append({"work_order_id": row["work_order_id"], "at": as_of, "kind": "sla_breach",
-                       "note": f"{row['label']} 超时（时限 {local(row['due_at'])}）",
+                       "note": f"{row['label']} 超时（时限 {labels.local(row['due_at'])}）",
                        "data": {"clock": row["key"], "due_at": row["due_at"].isoformat(), "round": row["round"]}})
         limit = Duration(row["amount"], TimeUnit(row["unit"]))
         entries.append({
@@ -355,7 +374,7 @@ def _tick_breaches(*, as_of: datetime, events: list) -> int:
     return len(rows)
 
 
-def _tick_escalations(*, as_of: datetime, units: _Units, messages: list, events: list) -> int:
+def _tick_escalations(*, as_of: datetime, units: _Units, labels: _Labels, messages: list, events: list) -> int:
     policy = service_policy()
     chain = policy.escalation.chain
     if not chain:
@@ -380,8 +399,8 @@ def _tick_escalations(*, as_of: datetime, units: _Units, messages: list, events:
             first = level.notify[0] if level.notify else "responsible"
             target_unit = {"parent": unit_chain[1] if len(unit_chain) > 1 else unit_chain[0],
                            "root": unit_chain[-1]}.get(first, unit_chain[0])
-            context = _context(row, clock=row["label"], due=local(row["due_at"]), level=level.level,
-                               level_label=level.label)
+            context = labels.context(row, clock=row["label"], due=labels.local(row["due_at"]), level=level.level,
+                                     level_label=level.label)
             told = []
             for user in users:
                 messages.append((user, "service_escalation", "escalation", f"esc:{row['pk']}:{level.level}:{user.pk}",
@@ -429,13 +448,14 @@ def sla_tick(*, as_of: datetime) -> TickResult:
     changes nothing. Gives the same result as `sla_tick_per_clock` (tests/service/test_tick.py).
     """
     units = _Units()
+    labels = _Labels()
     messages: list = []
     events: list[dict] = []
     with transaction.atomic():
         _tick_lock()
-        warnings = _tick_warnings(as_of=as_of, units=units, messages=messages, events=events)
-        breaches = _tick_breaches(as_of=as_of, events=events)
-        escalations = _tick_escalations(as_of=as_of, units=units, messages=messages, events=events)
+        warnings = _tick_warnings(as_of=as_of, units=units, labels=labels, messages=messages, events=events)
+        breaches = _tick_breaches(as_of=as_of, labels=labels, events=events)
+        escalations = _tick_escalations(as_of=as_of, units=units, labels=labels, messages=messages, events=events)
         insert_rows(WorkOrderEvent, events)
         in_app_bulk(messages, as_of=as_of)
         expired = _expire_surveys(as_of=as_of)
