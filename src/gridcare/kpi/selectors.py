@@ -74,6 +74,10 @@ def latest_period(*, user: User) -> str | None:
             .aggregate(m=Max("period_code"))["m"])
 
 
+def has_snapshots(*, org_unit: OrgUnit, period_code: str) -> bool:
+    return KpiSnapshot.objects.filter(org_unit=org_unit, period_code=period_code).exists()
+
+
 def kpi_cards(*, user: User, org_unit: OrgUnit, period_code: str, code: str = "") -> list[Card]:
     if not org_unit_visible(user=user, org_unit=org_unit):
         return []

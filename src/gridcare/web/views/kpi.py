@@ -66,12 +66,19 @@ def sparkline(values: list[Decimal | None], *, width: int = SPARK_W, height: int
             "last_x": last[0], "last_y": last[1]}
 
 
-def _period(request, user) -> str:
-    code = request.GET.get("period") or selectors.latest_period(user=user) or f"{timezone.localdate():%Y-%m}"
+def _period(request, user, unit) -> str:
+    """The asked-for month; by default the last complete month when it has figures (what managers
+    review), else the latest month with any."""
+    this_month = f"{timezone.localdate():%Y-%m}"
+    code = request.GET.get("period")
+    if not code:
+        previous = month_period(this_month).previous().code
+        code = previous if selectors.has_snapshots(org_unit=unit, period_code=previous) else (
+            selectors.latest_period(user=user) or this_month)
     try:
         return month_period(code).code
     except GridcareError:
-        return f"{timezone.localdate():%Y-%m}"
+        return this_month
 
 
 @kpi_required
@@ -79,7 +86,7 @@ def kpi_home(request):
     unit = selectors.unit_for(user=request.user, code=request.GET.get("org", ""))
     if unit is None:
         raise Http404
-    period = _period(request, request.user)
+    period = _period(request, request.user, unit)
     cards = selectors.kpi_cards(user=request.user, org_unit=unit, period_code=period)
     catalogue = kpi_catalogue()
     drill = [{"unit": child, "cells": [snaps.get(code) for code in catalogue]}
