@@ -108,7 +108,7 @@ def test_closed_period_refuses_a_run(org, tariffs, staff):
     with pytest.raises(services.UnableToStartRun) as err:
         services.billing_run_start(period_code="2026-10", org_unit=None, actor=staff["clerk"], as_of=AS_OF)
     assert err.value.field == "period"
-    assert err.value.message == "period 2026-10 is closed for 广东省电力公司"
+    assert err.value.message == "账期 2026-10 已对 广东省电力公司 关账"
     assert not BillingRun.objects.exists()
 
 

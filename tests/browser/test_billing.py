@@ -52,7 +52,7 @@ def test_auditor_works_the_exception_queue(page, login, org):
     # The next open exception opens at once; hold it without a note: refused, nothing changes.
     page.get_by_test_id("hold").click()
     page.wait_for_load_state("networkidle")
-    assert "say why the bill is held" in page.content() or "挂起" in page.content()
+    assert page.locator(".alert-danger").inner_text() == "请说明挂起原因"
     assert BillException.objects.filter(status="held").count() == 0
     page.fill("#id_note", "需现场核查")
     page.get_by_test_id("hold").click()

@@ -20,6 +20,7 @@ from decimal import Decimal
 import polars as pl
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef, Q
+from django.utils.translation import gettext as _
 
 from gridcare.access.models import AuditEvent, User
 from gridcare.access.roles import can
@@ -87,12 +88,12 @@ def _require_scope(actor: User, run: BillingRun) -> None:
     if actor.org_unit_id is None:
         return
     if run.org_unit_id is None or not run.org_unit.path.startswith(actor.org_unit.path):
-        raise PermissionDenied(f"run {run.pk} is outside your org unit", field="run_id")
+        raise PermissionDenied(_("run %(run)s is outside your org unit") % {"run": run.pk}, field="run_id")
 
 
 def _require(actor: User | None, capability: str) -> None:
     if actor is None or not can(actor.role, capability):
-        raise PermissionDenied(f"this needs the {capability} capability", field="actor")
+        raise PermissionDenied(_("this needs the %(capability)s capability") % {"capability": capability}, field="actor")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -118,10 +119,10 @@ def _checked_params(code: str, params: dict) -> dict:
     out: dict = {}
     for name, value in (params or {}).items():
         if name == "enabled" or name not in spec:
-            raise ValidationFailed(f"{code} has no parameter {name!r}", field=f"params.{name}")
+            raise ValidationFailed(_("%(rule)s has no parameter %(name)s") % {"rule": code, "name": name}, field=f"params.{name}")
         if isinstance(spec[name], dict):
             if not isinstance(value, dict):
-                raise ValidationFailed(f"{name} must be a mapping", field=f"params.{name}")
+                raise ValidationFailed(_("%(name)s must be a mapping") % {"name": name}, field=f"params.{name}")
             out[name] = {str(k): _number(v, f"params.{name}.{k}") for k, v in value.items()}
         else:
             out[name] = _number(value, f"params.{name}")
@@ -132,9 +133,9 @@ def _number(value: object, field: str) -> str:
     try:
         number = Decimal(str(value).strip())
     except Exception:
-        raise ValidationFailed(f"{value!r} is not a number", field=field) from None
+        raise ValidationFailed(_("%(value)s is not a number") % {"value": value}, field=field) from None
     if not number.is_finite() or number < 0:
-        raise ValidationFailed("must be a non-negative number", field=field)
+        raise ValidationFailed(_("must be a non-negative number"), field=field)
     return str(value).strip()
 
 
@@ -143,17 +144,17 @@ def audit_rule_set(*, code: str, enabled: bool, params: dict, actor: User | None
     """Switch an audit rule on or off or change its parameters (or `sampling` with {"rate": "0.05"})."""
     _require(actor, "billing.audit")
     if code not in (*RULE_CODES, "sampling"):
-        raise ValidationFailed(f"unknown audit rule {code!r}", field="code")
+        raise ValidationFailed(_("unknown audit rule %(rule)s") % {"rule": code}, field="code")
     if code == "sampling":
         try:
             rate = Decimal(str(params.get("rate", "")))
         except Exception:
-            raise ValidationFailed("sampling rate must be a number", field="params.rate") from None
+            raise ValidationFailed(_("the sampling rate must be a number"), field="params.rate") from None
         if not rate.is_finite() or not Decimal(0) <= rate <= Decimal(1):
-            raise ValidationFailed("sampling rate must be between 0 and 1", field="params.rate")
+            raise ValidationFailed(_("the sampling rate must be between 0 and 1"), field="params.rate")
     else:
         params = _checked_params(code, params)
-    rule, _ = AuditRule.objects.update_or_create(
+    rule, _created = AuditRule.objects.update_or_create(
         code=code, defaults={"enabled": enabled, "params": params, "updated_at": as_of, "updated_by": _user(actor)})
     audit_record(actor=actor, action=AuditEvent.Action.UPDATE, object_type="audit_rule", object_id=code,
                  summary=f"audit rule {code}: {'on' if enabled else 'off'} {params}"[:255], at=as_of)
@@ -185,13 +186,13 @@ def billing_run_start(*, period_code: str, org_unit: OrgUnit | None, actor: User
     """Open a run for the period and scope, or return the one still active (so a restart resumes it)."""
     month_period(period_code)
     if actor is not None and actor.pk and not can(actor.role, "billing.run"):
-        raise PermissionDenied("this needs the billing.run capability", field="actor")
+        raise PermissionDenied(_("this needs the %(capability)s capability") % {"capability": "billing.run"}, field="actor")
     if actor is not None and actor.pk and actor.org_unit_id is not None:
         # A staff member bills within their own subtree: "all" means all of theirs.
         if org_unit is None:
             org_unit = actor.org_unit
         elif not org_unit.path.startswith(actor.org_unit.path):
-            raise PermissionDenied(f"{org_unit.code} is outside your org unit", field="org_unit")
+            raise PermissionDenied(_("%(unit)s is outside your org unit") % {"unit": org_unit.code}, field="org_unit")
     scope_key = org_unit.code if org_unit is not None else "*"
     active = BillingRun.objects.filter(period_code=period_code, scope_key=scope_key,
                                        status__in=BillingRun.ACTIVE).first()
@@ -200,7 +201,8 @@ def billing_run_start(*, period_code: str, org_unit: OrgUnit | None, actor: User
     periods = billing_periods_for_scope(org_unit=org_unit, code=period_code, as_of=as_of)
     closed = [p for p in periods if p.status == BillingPeriod.Status.CLOSED]
     if closed:
-        raise UnableToStartRun(f"period {period_code} is closed for {closed[0].org_unit}", field="period")
+        raise UnableToStartRun(_("period %(period)s is closed for %(unit)s") % {"period": period_code, "unit": closed[0].org_unit},
+                               field="period")
     config = audit_config(chunk_size=chunk_size)
     run = BillingRun(period_code=period_code, org_unit=org_unit, scope_key=scope_key, chunk_size=config.chunk_size,
                      prepared_by=_user(actor), created_at=as_of, stats={})
@@ -243,7 +245,7 @@ def billing_run_execute(*, run_id: int, as_of: datetime, progress: ProgressFn | 
     """
     run = BillingRun.objects.select_related("org_unit").filter(pk=run_id).first()
     if run is None:
-        raise NotFound(f"billing run {run_id} not found", field="run_id")
+        raise NotFound(_("billing run %(run)s not found") % {"run": run_id}, field="run_id")
     if run.status == BillingRun.Status.COMPLETED:
         return run
     tariff_library_sync(as_of=as_of)
@@ -322,12 +324,13 @@ def billing_run_approve(*, run_id: int, actor: User | None, as_of: datetime) -> 
     _require(actor, "billing.approve")
     run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None:
-        raise NotFound(f"billing run {run_id} not found", field="run_id")
+        raise NotFound(_("billing run %(run)s not found") % {"run": run_id}, field="run_id")
     _require_scope(actor, run)
     if run.status != BillingRun.Status.COMPLETED:
-        raise UnableToApproveBills(f"run {run_id} is {run.status}; approve it when it has completed", field="run_id")
+        raise UnableToApproveBills(_("run %(run)s is %(status)s; approve it when it has completed")
+                                   % {"run": run_id, "status": run.get_status_display()}, field="run_id")
     if run.prepared_by_id is not None and run.prepared_by_id == actor.pk:
-        raise UnableToApproveBills("two-person rule: the preparer of a batch cannot approve it", field="actor")
+        raise UnableToApproveBills(_("two-person rule: the preparer of a batch cannot approve it"), field="actor")
     open_exc = BillException.objects.filter(bill=OuterRef("pk"), status=BillException.Status.OPEN)
     ready = Bill.objects.filter(run=run, status=Bill.Status.DRAFT).filter(~Exists(open_exc)).exclude(
         prepared_by=actor)
@@ -349,12 +352,12 @@ def billing_run_issue(*, run_id: int, actor: User | None, as_of: datetime) -> li
     _require(actor, "billing.issue")
     run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None:
-        raise NotFound(f"billing run {run_id} not found", field="run_id")
+        raise NotFound(_("billing run %(run)s not found") % {"run": run_id}, field="run_id")
     _require_scope(actor, run)
     approved = Bill.objects.filter(run=run, status=Bill.Status.APPROVED)
     ids = list(approved.values_list("pk", flat=True))
     if not ids:
-        raise UnableToIssueBills("no approved bills to issue in this run", field="run_id")
+        raise UnableToIssueBills(_("no approved bills to issue in this run"), field="run_id")
     due = _due_days_by_unit()
     units = approved.values_list("org_unit_id", flat=True).distinct()
     by_days: dict[int, list[int]] = {}
@@ -377,11 +380,13 @@ def billing_run_issue(*, run_id: int, actor: User | None, as_of: datetime) -> li
 def _locked_exception(exception_id: int) -> BillException:
     exc = BillException.objects.select_for_update().select_related("bill").filter(pk=exception_id).first()
     if exc is None:
-        raise NotFound(f"exception {exception_id} not found", field="exception_id")
+        raise NotFound(_("exception %(id)s not found") % {"id": exception_id}, field="exception_id")
     if exc.status != BillException.Status.OPEN:
-        raise UnableToResolveException(f"exception {exception_id} is already {exc.status}", field="exception_id")
+        raise UnableToResolveException(_("exception %(id)s is already %(status)s")
+                                       % {"id": exception_id, "status": exc.get_status_display()}, field="exception_id")
     if exc.bill.status == Bill.Status.ISSUED:
-        raise UnableToModifyIssuedBill(f"bill {exc.bill.number} is issued; correct it instead", field="bill")
+        raise UnableToModifyIssuedBill(_("bill %(number)s is issued; correct it instead") % {"number": exc.bill.number},
+                                       field="bill")
     return exc
 
 
@@ -409,7 +414,7 @@ def bill_exception_hold(*, exception_id: int, actor: User | None, as_of: datetim
     """Keep the bill out of the batch (挂起) until someone releases it."""
     _require(actor, "billing.audit")
     if not note.strip():
-        raise ValidationFailed("say why the bill is held", field="note")
+        raise ValidationFailed(_("say why the bill is held"), field="note")
     exc = _locked_exception(exception_id)
     Bill.objects.filter(pk=exc.bill_id, status__in=Bill.MUTABLE).update(status=Bill.Status.HELD)
     _resolve(exc, BillException.Status.HELD, actor, as_of, note)
@@ -424,9 +429,10 @@ def bill_release(*, bill_id: int, actor: User | None, as_of: datetime, note: str
     _require(actor, "billing.audit")
     bill = Bill.objects.select_for_update().filter(pk=bill_id).first()
     if bill is None:
-        raise NotFound(f"bill {bill_id} not found", field="bill_id")
+        raise NotFound(_("bill %(id)s not found") % {"id": bill_id}, field="bill_id")
     if bill.status != Bill.Status.HELD:
-        raise UnableToResolveException(f"bill {bill.number} is {bill.status}, not held", field="bill_id")
+        raise UnableToResolveException(_("bill %(number)s is %(status)s, not held")
+                                       % {"number": bill.number, "status": bill.get_status_display()}, field="bill_id")
     bill.status = Bill.Status.DRAFT
     bill.save(update_fields=["status"])
     audit_record(actor=actor, action=AuditEvent.Action.ACTION, object_type="bill", object_id=bill.pk,
@@ -442,7 +448,8 @@ def _correct_end_reads(bill: Bill, reads: dict[tuple[int, str], object], actor: 
     for (meter_id, register), value in reads.items():
         br = used.get((meter_id, register))
         if br is None:
-            raise ValidationFailed(f"the bill used no {register} read of meter {meter_id}", field="reads")
+            raise ValidationFailed(_("the bill used no %(register)s read of meter %(meter)s")
+                                   % {"register": register, "meter": meter_id}, field="reads")
         milli = _parse_manual_value(value)
         MeterRead.objects.filter(meter_id=meter_id, register=register, read_date=br.end_date,
                                  status__in=[MeterRead.Status.VALID, MeterRead.Status.ESTIMATED]).update(
@@ -480,8 +487,8 @@ def _rerate_draft(bill: Bill, as_of: datetime) -> Bill:
     )
     if not outcome.bill_ids:
         skip = BillingRunSkip.objects.filter(account_id=bill.account_id).order_by("-id").first()
-        raise UnableToResolveException("the account could not be re-rated: " + (skip.reason if skip else "no result"),
-                                       field="reads")
+        raise UnableToResolveException(_("the account could not be re-rated: %(reason)s")
+                                       % {"reason": skip.reason if skip else "-"}, field="reads")
     new_pk = outcome.bill_ids[0]
     BillException.objects.filter(bill_id=old_pk).update(bill_id=new_pk)
     BillDelivery.objects.filter(bill_id=old_pk).delete()
@@ -495,9 +502,9 @@ def bill_exception_correct_read(*, exception_id: int, reads: dict[tuple[int, str
     """Correct the closing read(s) the bill used and re-rate it; the new rating is audited again."""
     _require(actor, "billing.audit")
     if not reads:
-        raise ValidationFailed("give at least one corrected read", field="reads")
+        raise ValidationFailed(_("give at least one corrected read"), field="reads")
     if not note.strip():
-        raise ValidationFailed("say what was corrected", field="note")
+        raise ValidationFailed(_("say what was corrected"), field="note")
     exc = _locked_exception(exception_id)
     bill = Bill.objects.select_for_update().get(pk=exc.bill_id)
     before = {"total_fen": bill.total_fen, "energy_wh": bill.energy_wh}
@@ -524,8 +531,8 @@ class Correction:
 def assert_bill_mutable(bill: Bill) -> None:
     """Every service that changes a bill calls this first: an issued bill never changes."""
     if bill.status == Bill.Status.ISSUED:
-        raise UnableToModifyIssuedBill(f"bill {bill.number} is issued and cannot change; correct it with a new "
-                                       "version (credit note + rebill)", field="bill")
+        raise UnableToModifyIssuedBill(_("bill %(number)s is issued and cannot change; correct it with a new version "
+                                         "(credit note + rebill)") % {"number": bill.number}, field="bill")
 
 
 @transaction.atomic
@@ -536,18 +543,19 @@ def bill_correct(*, bill_id: int, reason: str, actor: User | None, as_of: dateti
     approves them (bill_correction_approve)."""
     _require(actor, "billing.run")
     if not reason.strip():
-        raise ValidationFailed("a correction needs a reason", field="reason")
+        raise ValidationFailed(_("a correction needs a reason"), field="reason")
     bill = Bill.objects.select_for_update().filter(pk=bill_id).first()
     if bill is None:
-        raise NotFound(f"bill {bill_id} not found", field="bill_id")
+        raise NotFound(_("bill %(id)s not found") % {"id": bill_id}, field="bill_id")
     if bill.kind != Bill.Kind.INVOICE or bill.status != Bill.Status.ISSUED:
-        raise UnableToCorrectBill("only an issued bill can be corrected", field="bill_id")
+        raise UnableToCorrectBill(_("only an issued bill can be corrected"), field="bill_id")
     siblings = Bill.objects.select_for_update().filter(account_id=bill.account_id, period_code=bill.period_code)
     if siblings.filter(status__in=Bill.MUTABLE).exists():
-        raise UnableToCorrectBill("a correction of this bill is already waiting for approval", field="bill_id")
+        raise UnableToCorrectBill(_("a correction of this bill is already waiting for approval"), field="bill_id")
     latest = siblings.filter(kind=Bill.Kind.INVOICE).aggregate(v=Max("version"))["v"]
     if latest != bill.version:
-        raise UnableToCorrectBill(f"bill {bill.number} was already replaced by version {latest}", field="bill_id")
+        raise UnableToCorrectBill(_("bill %(number)s was already replaced by version %(version)s")
+                                  % {"number": bill.number, "version": latest}, field="bill_id")
     version = bill.version + 1
     if reads:
         _correct_end_reads(bill, reads, actor, as_of)
@@ -574,7 +582,7 @@ def bill_correct(*, bill_id: int, reason: str, actor: User | None, as_of: dateti
         schedules=schedule_set(), config=audit_config(), as_of=as_of, openings=_openings_of(bill), estimate=False,
     )
     if not outcome.bill_ids:
-        raise UnableToCorrectBill("the account could not be re-rated with the corrected data", field="reads")
+        raise UnableToCorrectBill(_("the account could not be re-rated with the corrected data"), field="reads")
     rebill = Bill.objects.get(pk=outcome.bill_ids[0])
     audit_record(actor=actor, action=AuditEvent.Action.CREATE, object_type="bill", object_id=rebill.pk,
                  summary=f"correction of {bill.number}: credit {credit.number} {fen_to_yuan(credit.total_fen)}, "
@@ -590,11 +598,12 @@ def bill_correction_approve(*, rebill_id: int, actor: User | None, as_of: dateti
     _require(actor, "billing.approve")
     rebill = Bill.objects.select_for_update(of=("self",)).select_related("corrects").filter(pk=rebill_id).first()
     if rebill is None or rebill.corrects_id is None or rebill.kind != Bill.Kind.INVOICE:
-        raise NotFound(f"correction {rebill_id} not found", field="rebill_id")
+        raise NotFound(_("correction %(id)s not found") % {"id": rebill_id}, field="rebill_id")
     if rebill.status not in (Bill.Status.DRAFT, Bill.Status.APPROVED):
-        raise UnableToCorrectBill(f"correction {rebill.number} is {rebill.status}", field="rebill_id")
+        raise UnableToCorrectBill(_("correction %(number)s is %(status)s")
+                                  % {"number": rebill.number, "status": rebill.get_status_display()}, field="rebill_id")
     if rebill.prepared_by_id == actor.pk:
-        raise UnableToApproveBills("two-person rule: the preparer of a correction cannot approve it", field="actor")
+        raise UnableToApproveBills(_("two-person rule: the preparer of a correction cannot approve it"), field="actor")
     credit = Bill.objects.select_for_update().get(account_id=rebill.account_id, period_code=rebill.period_code,
                                                   version=rebill.version, kind=Bill.Kind.CREDIT)
     due = _due_days_by_unit()[rebill.org_unit_id]
@@ -623,14 +632,15 @@ def billing_period_close(*, period_id: int, actor: User | None, as_of: datetime)
     _require(actor, "billing.issue")
     period = BillingPeriod.objects.select_related("org_unit").filter(pk=period_id).first()
     if period is None:
-        raise NotFound(f"period {period_id} not found", field="period_id")
+        raise NotFound(_("period %(id)s not found") % {"id": period_id}, field="period_id")
     cals = calendar_map()
     units = [u for u, cal in cals.items() if cal.owner_id == period.org_unit_id]
     open_bills = Bill.objects.filter(period_code=period.code, org_unit_id__in=units, status__in=Bill.MUTABLE).count()
     if open_bills:
-        raise UnableToClosePeriod(f"{open_bills} bills of {period.code} are not issued yet", field="period")
+        raise UnableToClosePeriod(_("%(n)s bills of %(period)s are not issued yet") % {"n": open_bills, "period": period.code},
+                                  field="period")
     if BillingRun.objects.filter(period_code=period.code, status__in=BillingRun.ACTIVE).exists():
-        raise UnableToClosePeriod(f"a billing run of {period.code} is still active", field="period")
+        raise UnableToClosePeriod(_("a billing run of %(period)s is still active") % {"period": period.code}, field="period")
     return metering_period_close(period_id=period.pk, actor=actor, as_of=as_of)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from gridcare.access.models import AuditEvent, User
 from gridcare.access.services import audit_record
@@ -63,17 +64,17 @@ def billing_calendar_set(*, org_unit: OrgUnit, read_day: int, due_days: int, rea
                          actor: User | None, as_of: datetime) -> BillingCalendar:
     """Give an org unit (and the sub-units without their own) a read day and due-date rule."""
     if not 1 <= int(read_day) <= 28:
-        raise ValidationFailed("read day must be between 1 and 28", field="read_day")
+        raise ValidationFailed(_("the read day must be between 1 and 28"), field="read_day")
     if not 0 <= int(due_days) <= 90:
-        raise ValidationFailed("due days must be between 0 and 90", field="due_days")
+        raise ValidationFailed(_("the days to the due date must be between 0 and 90"), field="due_days")
     if not 0 <= int(read_window_days) <= 7:
-        raise ValidationFailed("read window must be between 0 and 7 days", field="read_window_days")
+        raise ValidationFailed(_("the read window must be between 0 and 7 days"), field="read_window_days")
     if BillingPeriod.objects.filter(org_unit__path__startswith=org_unit.path, status=BillingPeriod.Status.OPEN).exists():
         current = calendar_for(org_unit=org_unit)
         if current.read_day != int(read_day):
-            raise ValidationFailed("the read day cannot change while a period is open; close it first",
+            raise ValidationFailed(_("the read day cannot change while a period is open; close it first"),
                                    field="read_day")
-    calendar, _ = BillingCalendar.objects.update_or_create(
+    calendar, _created = BillingCalendar.objects.update_or_create(
         org_unit=org_unit,
         defaults={"read_day": read_day, "due_days": due_days, "read_window_days": read_window_days,
                   "updated_at": as_of},
@@ -86,7 +87,7 @@ def billing_calendar_set(*, org_unit: OrgUnit, read_day: int, due_days: int, rea
 
 def _period_for_owner(owner_id: int, code: str, read_day: int, as_of: datetime) -> BillingPeriod:
     start, end = period_bounds(code, read_day)
-    period, _ = BillingPeriod.objects.get_or_create(
+    period, _created = BillingPeriod.objects.get_or_create(
         org_unit_id=owner_id, code=code,
         defaults={"start_date": start, "end_date": end, "opened_at": as_of},
     )
@@ -403,12 +404,12 @@ def _parse_manual_value(value: object) -> int:
     try:
         dec = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise ValidationFailed(f"{value!r} is not a number", field="value") from None
+        raise ValidationFailed(_("%(value)s is not a number") % {"value": value}, field="value") from None
     if not dec.is_finite() or dec < 0:
-        raise ValidationFailed("the reading must be a non-negative number", field="value")
+        raise ValidationFailed(_("the reading must be a non-negative number"), field="value")
     milli = dec * 1000
     if milli != milli.to_integral_value():
-        raise ValidationFailed("at most 3 decimals", field="value")
+        raise ValidationFailed(_("at most 3 decimals"), field="value")
     return int(milli)
 
 
@@ -420,7 +421,8 @@ def meter_read_record(*, asset_number: str, register: str, read_date: date, valu
     validation as a file row and may come back quarantined (look at `status` and `reason`)."""
     config = config or metering_config()
     if register not in REGISTER_CODES:
-        raise ValidationFailed(f"register must be one of {', '.join(REGISTER_CODES)}", field="register")
+        raise ValidationFailed(_("the register must be one of %(codes)s") % {"codes": ", ".join(REGISTER_CODES)},
+                               field="register")
     if source not in (MeterRead.Source.MANUAL, MeterRead.Source.API):
         raise ValidationFailed("source must be manual or api", field="source")
     milli = _parse_manual_value(value)
@@ -461,37 +463,40 @@ def meter_read_release(*, read_id: int, actor: User | None, as_of: datetime, not
     """
     read = MeterRead.objects.select_for_update().filter(pk=read_id).first()
     if read is None:
-        raise ReadNotFound(f"read {read_id} not found", field="read_id")
+        raise ReadNotFound(_("read %(id)s not found") % {"id": read_id}, field="read_id")
     if read.status != MeterRead.Status.QUARANTINED:
-        raise UnableToReleaseRead(f"read {read_id} is {read.status}, not quarantined", field="read_id")
+        raise UnableToReleaseRead(_("read %(id)s is %(status)s, not quarantined")
+                                  % {"id": read_id, "status": read.get_status_display()}, field="read_id")
     if not note.strip():
-        raise ValidationFailed("say why the read is released", field="note")
+        raise ValidationFailed(_("say why the read is released"), field="note")
     before = {"asset_number": read.asset_number, "value_milli": read.value_milli, "reason": read.reason}
     if asset_number:
         read.asset_number = asset_number.strip()
     meter = Meter.objects.select_related("service_point__account").filter(asset_number=read.asset_number).first()
     if meter is None:
-        raise UnableToReleaseRead(f"there is no meter {read.asset_number}; correct the meter number",
+        raise UnableToReleaseRead(_("there is no meter %(meter)s; correct the meter number") % {"meter": read.asset_number},
                                   field="asset_number")
     if not MeterRegister.objects.filter(meter=meter, code=read.register).exists():
-        raise UnableToReleaseRead(f"meter {meter.asset_number} has no {read.register} register", field="register")
+        raise UnableToReleaseRead(_("meter %(meter)s has no %(register)s register")
+                                  % {"meter": meter.asset_number, "register": read.register}, field="register")
     if value is not None and str(value).strip() != "":
         read.value_milli = _parse_manual_value(value)
     if read.read_date > as_of.date():
-        raise UnableToReleaseRead("the read date is in the future", field="read_date")
+        raise UnableToReleaseRead(_("the read date is in the future"), field="read_date")
     account = meter.service_point.account if meter.service_point_id else None
     if account is not None:
         owner = calendar_map()[account.org_unit_id].owner_id
         frozen = frozen_until_map().get(owner)
         if frozen is not None and read.read_date < frozen:
-            raise UnableToReleaseRead(f"the period containing {read.read_date} is closed", field="read_date")
+            raise UnableToReleaseRead(_("the period containing %(day)s is closed") % {"day": read.read_date},
+                                      field="read_date")
     clash = MeterRead.objects.select_for_update().filter(
         meter=meter, register=read.register, read_date=read.read_date,
         status__in=[MeterRead.Status.VALID, MeterRead.Status.ESTIMATED],
     ).first()
     if clash is not None and clash.status == MeterRead.Status.VALID:
         raise UnableToReleaseRead(
-            f"read {clash.pk} is already valid for that day; discard one of them", field="read_id")
+            _("read %(id)s is already valid for that day; discard one of them") % {"id": clash.pk}, field="read_id")
     if clash is not None:
         clash.status = MeterRead.Status.VOID
         clash.resolution = f"superseded by released read {read.pk}"
@@ -515,11 +520,12 @@ def meter_read_discard(*, read_id: int, actor: User | None, as_of: datetime, not
     """A clerk rejects a quarantined read; it stays in the table as void, with the reason."""
     read = MeterRead.objects.select_for_update().filter(pk=read_id).first()
     if read is None:
-        raise ReadNotFound(f"read {read_id} not found", field="read_id")
+        raise ReadNotFound(_("read %(id)s not found") % {"id": read_id}, field="read_id")
     if read.status != MeterRead.Status.QUARANTINED:
-        raise UnableToReleaseRead(f"read {read_id} is {read.status}, not quarantined", field="read_id")
+        raise UnableToReleaseRead(_("read %(id)s is %(status)s, not quarantined")
+                                  % {"id": read_id, "status": read.get_status_display()}, field="read_id")
     if not note.strip():
-        raise ValidationFailed("say why the read is discarded", field="note")
+        raise ValidationFailed(_("say why the read is discarded"), field="note")
     read.status = MeterRead.Status.VOID
     read.resolved_at = as_of
     read.resolved_by = actor if actor is not None and actor.pk else None
