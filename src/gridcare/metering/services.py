@@ -676,7 +676,7 @@ def meter_replace(*, old_meter_id: int, on: date, final_reads: dict[str, object]
                   pt_ratio: object = 1, digits: int = 6, note: str = "") -> Meter:
     """换表 mid-period: the old meter's final reads close its segment, the new meter's opening reads
     start the next; each segment keeps its own multiplier."""
-    old = Meter.objects.select_for_update().select_related("service_point").filter(pk=old_meter_id).first()
+    old = Meter.objects.select_for_update(of=("self",)).select_related("service_point").filter(pk=old_meter_id).first()
     if old is None or old.service_point_id is None:
         raise UnableToRecordEvent(f"meter {old_meter_id} is not installed", field="old_meter_id")
     if old.status != Meter.Status.INSTALLED:
@@ -722,7 +722,7 @@ def meter_replace(*, old_meter_id: int, on: date, final_reads: dict[str, object]
 def meter_multiplier_change(*, meter_id: int, on: date, ct_ratio: object, pt_ratio: object,
                             reads: dict[str, object], actor: User | None, as_of: datetime, note: str = "") -> MeterEvent:
     """CT/PT change: the reads on the day split the period into segments with each multiplier."""
-    meter = Meter.objects.select_for_update().select_related("service_point").filter(pk=meter_id).first()
+    meter = Meter.objects.select_for_update(of=("self",)).select_related("service_point").filter(pk=meter_id).first()
     if meter is None or meter.status != Meter.Status.INSTALLED or meter.service_point_id is None:
         raise UnableToRecordEvent(f"meter {meter_id} is not installed", field="meter_id")
     try:
