@@ -130,7 +130,10 @@ def late_fees_assess(*, as_of: datetime, month_end: bool | None = None, progress
     if policy.assess_on_payment:
         ids = bills_paid_recently(since=today - timedelta(days=policy.payment_lookback_days), through=today)
         lines = timelines(ids)
-        for charge in Charge.objects.select_related("account").filter(pk__in=ids, kind__in=policy.charge_kinds):
+        charges = [c for lo in range(0, len(ids), CHUNK)
+                   for c in Charge.objects.select_related("account").filter(pk__in=ids[lo:lo + CHUNK],
+                                                                            kind__in=policy.charge_kinds)]
+        for charge in charges:
             paid_on = lines[charge.pk].last_change
             if paid_on is not None and paid_on >= first_accrual_day(charge.due_date,
                                                                    policy.rule_for(charge.account.category)):
