@@ -44,6 +44,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
         "customers.view", "customers.edit", "customers.import", "audit.view", "users.manage",
         "billing.run", "billing.audit", "billing.approve", "billing.issue", "payments.collect",
         "payments.approve", "service.work", "service.supervise", "tariffs.edit", "kb.edit", "kb.review",
+        "kpi.view", "metering.edit", "visits.work",
     }),
     Role.BILLING_CLERK: frozenset({"customers.view", "customers.edit", "customers.import", "billing.run", "metering.edit"}),
     Role.AUDITOR: frozenset({"customers.view", "billing.audit"}),

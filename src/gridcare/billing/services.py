@@ -37,6 +37,7 @@ from gridcare.billing.models import (
     BillRead,
 )
 from gridcare.billing.pipeline import BillSpec, ChunkOutcome, bill_accounts
+from gridcare.billing.signals import bills_issued
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.money import fen_to_yuan
 from gridcare.core.periods import month_period
@@ -369,6 +370,7 @@ def billing_run_issue(*, run_id: int, actor: User | None, as_of: datetime) -> li
     BillingRun.objects.filter(pk=run.pk).update(issued_at=as_of)
     audit_record(actor=actor, action=AuditEvent.Action.ACTION, object_type="billing_run", object_id=run.pk,
                  summary=f"run {run.period_code}: {len(ids)} bills issued", at=as_of)
+    bills_issued.send(sender=Bill, bill_ids=ids, as_of=as_of)
     return ids
 
 
@@ -618,6 +620,7 @@ def bill_correction_approve(*, rebill_id: int, actor: User | None, as_of: dateti
         status=BillException.Status.CONFIRMED, resolved_at=as_of, resolved_by=actor, note="approved with correction")
     audit_record(actor=actor, action=AuditEvent.Action.ACTION, object_type="bill", object_id=rebill.pk,
                  summary=f"correction {credit.number} + {rebill.number} approved and issued", at=as_of)
+    bills_issued.send(sender=Bill, bill_ids=[credit.pk, rebill.pk], as_of=as_of)
     return Correction(credit=credit, rebill=rebill)
 
 

@@ -26,6 +26,7 @@ DEMO_STEPS: list[str] = [
     "gridcare.collections.demo:load_demo",
     "gridcare.reconciliation.demo:load_demo",
     "gridcare.service.demo:load_demo",
+    "gridcare.visits.demo:load_demo",
     "gridcare.assistant.demo:load_demo",
     "gridcare.experience.demo:load_demo",
     "gridcare.kpi.demo:load_demo",
