@@ -236,7 +236,8 @@ class _Run:
             {"seq": seq, "tariff": sched.code, "version": sched.version, "component": component,
              "line_code": line_code, "unit": unit, "rule": rule}
         )
-        staged = frame.select(
+        # one lazy query: the optimiser keeps only the x_ columns the explanation uses
+        staged = frame.lazy().select(
             pl.col("_a"),
             pl.col(start).alias("start_date"),
             pl.col(end).alias("end_date"),
@@ -248,8 +249,6 @@ class _Run:
         )
         if not keep_zero:
             staged = staged.filter((pl.col("qty") != 0) | (pl.col("amount_fen") != 0))
-        if staged.height == 0:
-            return
         cols = [
             pl.col("_a"),
             pl.lit(kind, dtype=pl.UInt32).alias("kind"),
@@ -263,7 +262,9 @@ class _Run:
         if self.explain:
             staged = staged.with_columns(fmt_milli(pl.col("qty")).alias("x_qs"))
             cols += [zh().alias("explanation_zh"), en().alias("explanation_en")]
-        self.lines.append(staged.select(cols))
+        out = staged.select(cols).collect()
+        if out.height:
+            self.lines.append(out)
 
     # ------------------------------------------------------------------------------------- stages
 
