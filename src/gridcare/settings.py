@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.contrib.messages import constants as message_levels
 from django.utils.translation import gettext_lazy as _
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -145,3 +146,6 @@ HUEY = {
     "filename": str(VAR_DIR / "huey.sqlite3"),
     "immediate": _flag("GRIDCARE_HUEY_IMMEDIATE", False),
 }
+
+# Bootstrap's alert classes for Django's message levels (error → alert-danger).
+MESSAGE_TAGS = {message_levels.ERROR: "danger", message_levels.DEBUG: "secondary"}
