@@ -21,7 +21,14 @@ from gridcare.billing.models import Bill, BillException, BillingRunSkip, BillLin
 from gridcare.core.periods import month_period
 from gridcare.metering.bulk import bulk_insert, bulk_insert_frame, fetch_frame_in
 from gridcare.metering.calendar import calendar_map, period_bounds
-from gridcare.metering.selectors import PeriodUsage, meter_context, period_usage, usage_replace
+from gridcare.metering.selectors import (
+    MeterContext,
+    PeriodUsage,
+    interval_usage,
+    meter_context,
+    period_usage,
+    usage_replace,
+)
 from gridcare.metering.services import reads_estimate
 from gridcare.parameters import rate_with_parameters  # billing parameters hook (issue 9)
 from gridcare.parameters.selectors import billing_parameters
@@ -208,6 +215,38 @@ def usage_frames(usage: PeriodUsage, tou_tariffs: set[str], accounts: pl.DataFra
         pl.col("reactive").cast(pl.Int64).alias("reactive_varh"),
         pl.col("demand").cast(pl.Int64).alias("max_demand_w"),
     )
+
+
+def interval_frames(accounts: pl.DataFrame, periods: pl.DataFrame, usage: PeriodUsage, tou_tariffs: set[str],
+                    context: MeterContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Interval usage for the time-of-use accounts that have no bucket registers, when their meters'
+    24/96-point data (Parquet) covers every point of every day of the period: the kernel splits it
+    into buckets by the tariff's calendar. Returns (intervals with the multiplier applied,
+    account_id → points per day)."""
+    empty = (pl.DataFrame(schema={"account_id": pl.Int64, "date": pl.Date, "point": pl.Int16, "wh": pl.Int64}),
+             pl.DataFrame(schema={"account_id": pl.Int64, "points": pl.Int64}))
+    with_buckets = usage.registers.filter(pl.col("register").is_in(list(BUCKET_REGISTERS)))["account_id"].unique()
+    wanted = accounts.filter(pl.col("tariff").is_in(list(tou_tariffs)) & ~pl.col("account_id").is_in(
+        with_buckets.implode()))["account_id"]
+    if wanted.len() == 0:
+        return empty
+    raw = interval_usage(periods=periods.filter(pl.col("account_id").is_in(wanted.implode())))
+    if raw.height == 0:
+        return empty
+    centi = context.meters.select("meter_id", pl.col("multiplier").map_elements(
+        lambda t: int(Decimal(t) * 100), return_dtype=pl.Int64).alias("centi")).unique()
+    iv = raw.join(centi, on="meter_id").group_by("account_id", "date", "point").agg(
+        ((pl.col("wh") * pl.col("centi") + 50) // 100).sum().alias("wh"))
+    per_day = iv.group_by("account_id").agg(pl.col("point").max().alias("maxp"), pl.len().alias("n"),
+                                            pl.col("date").n_unique().alias("days"))
+    per_day = per_day.with_columns(pl.when(pl.col("maxp") >= 24).then(96).otherwise(24).alias("points")).join(
+        periods.select("account_id", ((pl.col("end_date") - pl.col("start_date")).dt.total_days()).alias("want")),
+        on="account_id")
+    complete = per_day.filter((pl.col("days") == pl.col("want")) & (pl.col("n") == pl.col("want") * pl.col("points")))
+    ids = complete["account_id"].implode()
+    return (iv.filter(pl.col("account_id").is_in(ids)).select("account_id", "date", pl.col("point").cast(pl.Int16),
+                                                             "wh"),
+            complete.select("account_id", pl.col("points").cast(pl.Int64)))
 
 
 def rating_segments(accounts: pl.DataFrame, periods: pl.DataFrame, usage: PeriodUsage,
@@ -398,13 +437,24 @@ def bill_accounts(
     # --- billing parameters hook (gridcare.parameters, issue 9): 定量定比, 扣减分摊, 免费电, 计费容量 are
     # applied around rating; the whole chunk's usage goes in so a parent is billed net of its children.
     params = billing_parameters(account_ids=ok["account_id"].to_list(), start=lo, end=hi)
-    for (start, end), group in periods.filter(pl.col("account_id").is_in(ok["account_id"].implode())).group_by(
-            ["start_date", "end_date"], maintain_order=True):
+    intervals, points = interval_frames(ok, periods, usage, tou, context)
+    if intervals.height:
+        # Rated from their 24/96-point data: the usage row keeps only reactive energy and demand.
+        from_iv = points["account_id"].implode()
+        usage_rows = usage_rows.with_columns(*[
+            pl.when(pl.col("account_id").is_in(from_iv)).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("total_wh", *[f"{b}_wh" for b in BUCKET_REGISTERS])])
+    rated = periods.filter(pl.col("account_id").is_in(ok["account_id"].implode())).join(
+        points, on="account_id", how="left").with_columns(pl.col("points").fill_null(0))
+    for (start, end, n_points), group in rated.group_by(["start_date", "end_date", "points"], maintain_order=True):
         ids = group["account_id"].implode()
         seg = rsegs.filter(pl.col("account_id").is_in(ids)) if rsegs.height else None
+        extra = {}
+        if n_points:
+            extra = {"intervals": intervals.filter(pl.col("account_id").is_in(ids)), "interval_points": n_points}
         result = rate_with_parameters(kernel_accounts.filter(pl.col("account_id").is_in(ids)), usage_rows, params,
                                       schedules, start, end,
-                                      segments=seg if seg is not None and seg.height else None).result
+                                      segments=seg if seg is not None and seg.height else None, **extra).result
         lines_parts.append(result.lines)
         totals_parts.append(result.totals)
         for acc_id, fld, reason in result.rejected.unique(subset=["account_id"], keep="first").iter_rows():
