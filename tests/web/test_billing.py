@@ -108,6 +108,18 @@ def test_full_flow_issue_delivers_notices_and_pdfs(org, tariffs, staff):
     assert pdf.content.startswith(b"%PDF")
 
 
+def test_month_close_from_the_console(org, tariffs, staff):
+    _issued(org, staff)
+    from gridcare.metering.models import BillingPeriod
+
+    period = BillingPeriod.objects.get(code="2026-10")
+    assert _client(staff["clerk"]).post(f"/console/billing/periods/{period.pk}/close/").status_code == 403
+    r = _client(staff["approver"]).post(f"/console/billing/periods/{period.pk}/close/", follow=True)
+    assert r.status_code == 200 and "已关账" in r.content.decode()
+    period.refresh_from_db()
+    assert period.status == "closed"
+
+
 def test_exception_review_hold_and_correct_read(org, tariffs, staff):
     acct, m = residential(org["PY1"], "1000", "1500")
     residential(org["PY1"], "1000", "1100")
