@@ -160,6 +160,9 @@ def test_correction_through_the_console(org, tariffs, staff):
     assert r.status_code == 302
     assert sorted(Bill.objects.filter(account=a1).values_list("version", "kind", "status", "total_fen")) == [
         (1, "invoice", "issued", 8833), (2, "credit", "issued", -8833), (2, "invoice", "issued", 5889)]
+    # One notice for the correction, on the rebill, naming the amount reversed.
+    notice = Message.objects.get(template="bill_corrected")
+    assert notice.object_id == str(rebill.pk) and "88.33" in notice.body and "58.89" in notice.body
 
 
 def test_portal_bills_history_pdf_and_scoping(org, tariffs, staff):

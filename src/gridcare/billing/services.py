@@ -659,6 +659,18 @@ class DeliveryReport:
     failed: int
 
 
+def _portal_pdf_url(bill: Bill) -> str:
+    """The portal's PDF link: GRIDCARE_PUBLIC_URL (e.g. https://95598.example.cn) + the portal path."""
+    from django.conf import settings
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        path = reverse("web:portal_bill_pdf", args=[bill.pk])
+    except NoReverseMatch:
+        return ""
+    return getattr(settings, "GRIDCARE_PUBLIC_URL", "").rstrip("/") + path
+
+
 def bills_deliver(*, bill_ids: list[int], as_of: datetime, pdf_url: Callable[[Bill], str] | None = None,
                   channels: tuple[str, ...] = ("sms", "email", "in_app")) -> DeliveryReport:
     """Queue the bill notice of each issued bill on each channel the customer can be reached on
@@ -667,8 +679,10 @@ def bills_deliver(*, bill_ids: list[int], as_of: datetime, pdf_url: Callable[[Bi
     from gridcare.notifications.services import message_enqueue
 
     queued = skipped = failed = 0
+    pdf_url = pdf_url or _portal_pdf_url
     done = set(BillDelivery.objects.filter(bill_id__in=bill_ids).values_list("bill_id", "channel"))
-    bills = (Bill.objects.filter(pk__in=bill_ids, status=Bill.Status.ISSUED)
+    # A correction's notice goes with its rebill (it names the amount reversed); the credit note has none.
+    bills = (Bill.objects.filter(pk__in=bill_ids, status=Bill.Status.ISSUED, kind=Bill.Kind.INVOICE)
              .select_related("account__customer").prefetch_related("account__customer__portal_users"))
     for bill in bills:
         customer = bill.account.customer
@@ -677,7 +691,7 @@ def bills_deliver(*, bill_ids: list[int], as_of: datetime, pdf_url: Callable[[Bi
             "account_number": bill.account.number, "period": bill.period_code, "amount": str(fen_to_yuan(bill.total_fen)),
             "kwh": str(Decimal(bill.energy_wh) / 1000), "due_date": bill.due_date.isoformat() if bill.due_date else "",
             "payment_reference": bill.payment_reference, "bill_number": bill.number,
-            "pdf_url": pdf_url(bill) if pdf_url else "", "reason": bill.reason,
+            "pdf_url": pdf_url(bill), "reason": bill.reason,
             "old_amount": str(fen_to_yuan(bill.corrects.total_fen)) if bill.corrects_id else "",
         }
         targets = {"sms": (customer.phone, None), "email": (customer.email, None)}
