@@ -1,4 +1,4 @@
-"""The demo loader runs the nightly job for the last days and is idempotent."""
+"""The demo loader dunns the last days, assesses late fees on a sample and is idempotent."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_demo_runs_the_job_and_twice_changes_nothing(co):
     # 11-17 run: both bills are within the 2-day reminder window (SMS + e-mail each);
     # 11-18 run: the first bill is due today (one notice per account and stage a day).
     summary = load_demo(seed=1, as_of=at(2026, 11, 18, 9))
-    assert "2 nightly runs" in summary
+    assert "2 days of dunning" in summary
     assert sorted(Notice.objects.values_list("stage", flat=True)) == [
         "before_due", "before_due", "before_due", "before_due", "due_today"]
     count = Notice.objects.count()
