@@ -33,6 +33,7 @@ from gridcare.metering.services import reads_estimate
 from gridcare.parameters import rate_with_parameters  # billing parameters hook (issue 9)
 from gridcare.parameters.selectors import billing_parameters
 from gridcare.rating import ScheduleSet
+from gridcare.rating.model import EnergyComponent
 from gridcare.tariffs.selectors import tariff_changes
 
 BUCKET_REGISTERS = ("sharp", "peak", "flat", "valley")
@@ -109,15 +110,45 @@ def _points(account_ids: list[int]) -> pl.DataFrame:
 
 
 def account_periods(accounts: pl.DataFrame, period_code: str) -> pl.DataFrame:
+    """Each account's period bounds by its calendar, and the first day of its annual tier cycle: the
+    start of its January period (the tier year is the twelve billing periods January–December)."""
     cals = calendar_map()
+    january = f"{period_code[:4]}-01"
     rows = []
     for acc_id, unit_id in accounts.select("account_id", "org_unit_id").iter_rows():
         cal = cals[unit_id]
         start, end = period_bounds(period_code, cal.read_day)
-        rows.append((acc_id, start, end, cal.read_window_days, cal.owner_id, cal.due_days))
+        rows.append((acc_id, start, end, cal.read_window_days, cal.owner_id, cal.due_days,
+                     period_bounds(january, cal.read_day)[0]))
     return pl.DataFrame(rows, schema={"account_id": pl.Int64, "start_date": pl.Date, "end_date": pl.Date,
-                                      "window_days": pl.Int64, "owner_id": pl.Int64, "due_days": pl.Int64},
+                                      "window_days": pl.Int64, "owner_id": pl.Int64, "due_days": pl.Int64,
+                                      "cycle_start": pl.Date},
                         orient="row")
+
+
+def annual_tariffs(schedules: ScheduleSet) -> set[str]:
+    """Tariff codes with an annual tier cycle (in any version)."""
+    return {s.code for s in schedules for c in s.components
+            if isinstance(c, EnergyComponent) and c.tiers and c.tier_options.cycle == "annual"}
+
+
+def annual_usage_before(account_ids: list[int], period_code: str) -> pl.DataFrame:
+    """Energy already billed in each account's current tier year before `period_code` (the kernel's
+    `ytd_wh`): the sum over the year's earlier periods of the latest issued invoice version of each
+    period, so a correction counts once, with its rebill's energy (credit notes are not invoices).
+    One query for the whole chunk."""
+    year_start = f"{period_code[:4]}-01"
+    schema = {"account_id": pl.Int64, "ytd_wh": pl.Int64}
+    if period_code == year_start or not account_ids:
+        return pl.DataFrame(schema=schema)
+    rows = fetch_frame_in(
+        "SELECT account_id, period_code, version, energy_wh FROM billing_bill WHERE account_id IN ({ids}) "
+        "AND period_code >= %s AND period_code < %s AND kind = 'invoice' AND status = 'issued'",
+        account_ids, [year_start, period_code],
+        {"account_id": pl.Int64, "period_code": pl.Utf8, "version": pl.Int64, "energy_wh": pl.Int64},
+    )
+    current = rows.sort("version").unique(subset=["account_id", "period_code"], keep="last")
+    return current.group_by("account_id").agg(pl.col("energy_wh").sum().cast(pl.Int64).alias("ytd_wh"))
 
 
 def previous_closings(account_ids: list[int], period_code: str) -> pl.DataFrame:
@@ -433,6 +464,16 @@ def bill_accounts(
         "account_id", "tariff", "category", pl.col("household_members").cast(pl.Int32),
         pl.col("capacity_va").fill_null(0), "contract_demand_w", "basic_basis",
     )
+    annual = annual_tariffs(schedules)
+    on_annual = (set(ok.filter(pl.col("tariff").is_in(list(annual)))["account_id"].to_list()) | set(
+        tariffs.filter(pl.col("tariff_code").is_in(list(annual)))["account_id"].to_list())) & set(
+        ok["account_id"].to_list()) if annual else set()
+    if on_annual:
+        # Annual tiers: the kernel has no history, so the tier year's earlier usage and its first day go in.
+        ytd = annual_usage_before(sorted(on_annual), spec.period_code)
+        kernel_accounts = kernel_accounts.join(ytd, on="account_id", how="left").join(
+            periods.select("account_id", pl.col("cycle_start").alias("annual_cycle_start")), on="account_id",
+            how="left").with_columns(pl.col("ytd_wh").fill_null(0))
     lines_parts, totals_parts = [], []
     # --- billing parameters hook (gridcare.parameters, issue 9): 定量定比, 扣减分摊, 免费电, 计费容量 are
     # applied around rating; the whole chunk's usage goes in so a parent is billed net of its children.
