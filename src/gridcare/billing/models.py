@@ -3,7 +3,10 @@
 
 A bill is identified by (account, period, version, kind): version 1 is the first invoice; a
 correction N adds a credit note (kind `credit`, version N) reversing version N−1 and a rebill
-(kind `invoice`, version N). Amounts are integer fen (BigInteger), quantities milli-units.
+(kind `invoice`, version N). A back-billing (退补) case is billed as its own bill of kind `adjust`
+(补收 when positive, 退还 when negative), filed under the latest period it corrects with its own
+version sequence; the billing pipeline only ever looks at invoices, so it never mistakes one for
+a period's bill. Amounts are integer fen (BigInteger), quantities milli-units.
 Only services change these rows, and none changes an issued bill (invariant 1).
 """
 
@@ -73,6 +76,7 @@ class Bill(models.Model):
     class Kind(models.TextChoices):
         INVOICE = "invoice", _("Bill")
         CREDIT = "credit", _("Credit note")
+        ADJUSTMENT = "adjust", _("Back-billing adjustment")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -144,6 +148,10 @@ class BillLine(models.Model):
     rule = models.CharField(max_length=255, blank=True)
     explanation_zh = models.CharField(max_length=255, blank=True)
     explanation_en = models.CharField(max_length=255, blank=True)
+    # Adjustment (退补) lines only: the issued bill and period this difference corrects. Database
+    # defaults, so the pipeline's column-list bulk inserts need not name them.
+    corrects_number = models.CharField(max_length=40, blank=True, default="", db_default="")
+    corrects_period = models.CharField(max_length=7, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["bill_id", "line_no"]

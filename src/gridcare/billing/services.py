@@ -3,7 +3,8 @@ period close and bill delivery. Each public function is one transaction, except 
 which commits one transaction per chunk of accounts so a killed run resumes where it stopped.
 
 Errors raised: UnableToStartRun, UnableToApproveBills, UnableToIssueBills, UnableToModifyIssuedBill,
-UnableToResolveException, UnableToCorrectBill, UnableToClosePeriod, PermissionDenied, NotFound.
+UnableToResolveException, UnableToCorrectBill, UnableToClosePeriod, UnableToIssueAdjustment,
+PermissionDenied, NotFound.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class UnableToCorrectBill(Conflict):
 
 class UnableToClosePeriod(Conflict):
     code = "unable_to_close_period"
+
+
+class UnableToIssueAdjustment(Conflict):
+    code = "unable_to_issue_adjustment"
 
 
 def _user(actor: User | None) -> User | None:
@@ -625,6 +630,82 @@ def bill_correction_approve(*, rebill_id: int, actor: User | None, as_of: dateti
 
 
 # --------------------------------------------------------------------------------------------------
+# Back-billing (退补) adjustment bills
+# --------------------------------------------------------------------------------------------------
+
+
+def _adjustment_reference(account_number: str, month: str, n: int) -> str:
+    """Its own 缴费参考号 (account digits + issue month + sequence + Luhn digit): a bank file paying the
+    adjustment must not land on the period's ordinary bill."""
+    from gridcare.billing.pipeline import luhn_digit
+
+    digits = "".join(ch for ch in account_number if ch.isdigit()) + month + f"{n:02d}"
+    return digits + luhn_digit(digits)
+
+
+@transaction.atomic
+def bill_backbilling_issue(*, case_id: int, actor: User | None, as_of: datetime) -> Bill:
+    """Bill an approved back-billing case as a separate, issued adjustment bill (kind `adjust`):
+    补收 when the case total is positive, 退还 (a credit) when negative. One bill line per case line,
+    each keeping its explanation and the number and period of the issued bill it corrects; the
+    total is the case total to the fen. The case is locked first, so it is billed exactly once
+    even when two people press the button together; payments posts the receivable (or the credit)
+    from `bills_issued` after commit."""
+    from django.utils import timezone
+
+    from gridcare.parameters.models import BackBillingCase
+    from gridcare.parameters.selectors import backbilling_bill_draft, backbilling_case_get
+    from gridcare.parameters.services import backbilling_case_mark_billed
+
+    _require(actor, "billing.issue")
+    if backbilling_case_get(user=actor, case_id=case_id) is None:
+        raise NotFound(_("back-billing case %(id)s not found") % {"id": case_id}, field="case_id")
+    case = BackBillingCase.objects.select_for_update().get(pk=case_id)
+    if case.status == BackBillingCase.Status.BILLED:
+        raise UnableToIssueAdjustment(_("case %(case)s is already billed on %(bill)s")
+                                      % {"case": case.number, "bill": case.bill_number}, field="case_id")
+    if case.status != BackBillingCase.Status.APPROVED:
+        raise UnableToIssueAdjustment(_("case %(case)s is %(status)s; only an approved case can be billed")
+                                      % {"case": case.number, "status": case.get_status_display()}, field="case_id")
+    draft = backbilling_bill_draft(case_id=case.pk)
+    if not draft.lines or sum(ln["amount_fen"] for ln in draft.lines) != draft.total_fen:
+        raise UnableToIssueAdjustment(_("case %(case)s: its lines do not add up to its total")
+                                      % {"case": case.number}, field="case_id")
+    if draft.total_fen == 0:
+        raise UnableToIssueAdjustment(_("case %(case)s nets to zero; there is nothing to bill")
+                                      % {"case": case.number}, field="case_id")
+    # The account row serialises numbering: two cases of one account billed at once get 1 and 2.
+    account = Account.objects.select_for_update().get(pk=draft.account_id)
+    period_code = max(ln["corrects_period"] or f"{timezone.localtime(as_of):%Y-%m}" for ln in draft.lines)
+    # The bill of the latest period corrected: a refund is credited against its receivable.
+    traced = sorted((ln["corrects_period"], ln["corrects_number"]) for ln in draft.lines if ln["corrects_number"])
+    corrected = sorted({number for _, number in traced})
+    corrects = Bill.objects.filter(number=traced[-1][1]).first() if traced else None
+    month = f"{timezone.localtime(as_of):%Y%m}"
+    n = Bill.objects.filter(number__startswith=f"A{month}-{account.number}-").count() + 1
+    version = (Bill.objects.filter(account=account, period_code=period_code, kind=Bill.Kind.ADJUSTMENT)
+               .aggregate(v=Max("version"))["v"] or 0) + 1
+    bill = Bill.objects.create(
+        number=f"A{month}-{account.number}-{n}", account=account, org_unit_id=account.org_unit_id,
+        period_code=period_code, version=version, kind=Bill.Kind.ADJUSTMENT, status=Bill.Status.ISSUED,
+        start_date=draft.start_date, end_date=draft.end_date, tariff_code=draft.tariff_code[:64],
+        total_fen=draft.total_fen, energy_wh=draft.energy_wh, corrects=corrects, reason=draft.reason,
+        prepared_by_id=case.prepared_by_id, approved_by_id=case.decided_by_id, approved_at=case.decided_at,
+        issued_at=as_of, due_date=as_of.date() + timedelta(days=_due_days_by_unit()[account.org_unit_id]),
+        payment_reference=_adjustment_reference(account.number, month, n) if draft.total_fen > 0 else "",
+        created_at=as_of,
+    )
+    BillLine.objects.bulk_create([BillLine(bill=bill, **ln) for ln in draft.lines])
+    backbilling_case_mark_billed(case_id=case.pk, bill_number=bill.number, as_of=as_of)
+    audit_record(actor=actor, action=AuditEvent.Action.CREATE, object_type="bill", object_id=bill.pk,
+                 summary=f"adjustment bill {bill.number} for back-billing case {case.number}: "
+                         f"{fen_to_yuan(bill.total_fen)} yuan, corrects {', '.join(sorted(set(corrected))) or '-'}"[:255],
+                 after={"case": case.number, "total_fen": bill.total_fen, "lines": len(draft.lines)}, at=as_of)
+    bills_issued.send(sender=Bill, bill_ids=[bill.pk], as_of=as_of)
+    return bill
+
+
+# --------------------------------------------------------------------------------------------------
 # Period close
 # --------------------------------------------------------------------------------------------------
 
@@ -671,6 +752,17 @@ def _portal_pdf_url(bill: Bill) -> str:
     return getattr(settings, "GRIDCARE_PUBLIC_URL", "").rstrip("/") + path
 
 
+def _adjustment_notice(bill: Bill) -> dict[str, str]:
+    """The back-billing notice's own fields: 补收 or 退还, the amount without sign, and the bills and
+    periods it corrects (from its lines)."""
+    traced = sorted(set(bill.lines.exclude(corrects_number="").values_list("corrects_period", "corrects_number")))
+    due = bill.total_fen > 0 and bill.due_date is not None
+    return {"direction": "补收" if bill.total_fen > 0 else "退还", "amount": str(fen_to_yuan(abs(bill.total_fen))),
+            "corrected_periods": "、".join(sorted({p for p, _n in traced})) or bill.period_code,
+            "corrected_bills": "、".join(n for _p, n in traced) or "-",
+            "due_note": f"，请于{bill.due_date.isoformat()}前缴纳" if due else "，已冲减应缴电费，已缴部分转入账户余额"}
+
+
 def bills_deliver(*, bill_ids: list[int], as_of: datetime, pdf_url: Callable[[Bill], str] | None = None,
                   channels: tuple[str, ...] = ("sms", "email", "in_app")) -> DeliveryReport:
     """Queue the bill notice of each issued bill on each channel the customer can be reached on
@@ -682,8 +774,9 @@ def bills_deliver(*, bill_ids: list[int], as_of: datetime, pdf_url: Callable[[Bi
     pdf_url = pdf_url or _portal_pdf_url
     done = set(BillDelivery.objects.filter(bill_id__in=bill_ids).values_list("bill_id", "channel"))
     # A correction's notice goes with its rebill (it names the amount reversed); the credit note has none.
-    bills = (Bill.objects.filter(pk__in=bill_ids, status=Bill.Status.ISSUED, kind=Bill.Kind.INVOICE)
-             .select_related("account__customer").prefetch_related("account__customer__portal_users"))
+    bills = (Bill.objects.filter(pk__in=bill_ids, status=Bill.Status.ISSUED,
+                                 kind__in=[Bill.Kind.INVOICE, Bill.Kind.ADJUSTMENT])
+             .select_related("account__customer", "corrects").prefetch_related("account__customer__portal_users"))
     for bill in bills:
         customer = bill.account.customer
         template = "bill_corrected" if bill.corrects_id else "bill_issued"
@@ -694,6 +787,9 @@ def bills_deliver(*, bill_ids: list[int], as_of: datetime, pdf_url: Callable[[Bi
             "pdf_url": pdf_url(bill), "reason": bill.reason,
             "old_amount": str(fen_to_yuan(bill.corrects.total_fen)) if bill.corrects_id else "",
         }
+        if bill.kind == Bill.Kind.ADJUSTMENT:
+            template = "bill_adjustment"
+            context.update(_adjustment_notice(bill))
         targets = {"sms": (customer.phone, None), "email": (customer.email, None)}
         portal = next(iter(customer.portal_users.all()), None)
         targets["in_app"] = ("", portal)

@@ -265,6 +265,7 @@ def backbilling_bill_draft(*, case_id: int) -> BillDraft:
             "start_date": start, "end_date": end, "quantity": ln.quantity, "unit": ln.unit,
             "unit_price": ln.unit_price if ln.unit_price is not None else Decimal(0), "amount_fen": ln.amount_fen,
             "rule": ln.rule, "explanation_zh": ln.explanation_zh, "explanation_en": ln.explanation_en,
+            "corrects_number": ln.original_bill_number, "corrects_period": ln.period_code,
         })
     return BillDraft(case_id=case.pk, case_number=case.number, account_id=case.account_id, kind=case.kind,
                      total_fen=case.total_fen, energy_wh=case.energy_wh, reason=f"{case.number}: {case.reason}"[:255],

@@ -252,7 +252,7 @@ def _post_bills_chunk(bills, *, as_of: datetime, result: BillSyncResult, failed:
     plans: list[EntryPlan] = []
     for bill in bills:
         source = f"bill:{bill.pk}"
-        if bill.kind == Bill.Kind.INVOICE and bill.total_fen > 0:
+        if bill.kind in (Bill.Kind.INVOICE, Bill.Kind.ADJUSTMENT) and bill.total_fen > 0:
             charge = Charge(kind=Charge.Kind.BILL, reference=bill.number[:64], payment_reference=bill.payment_reference,
                             period_code=bill.period_code, amount_fen=bill.total_fen,
                             due_date=bill.due_date or business_date, bill_id=bill.pk)
@@ -262,7 +262,7 @@ def _post_bills_chunk(bills, *, as_of: datetime, result: BillSyncResult, failed:
                                           Line(Ledger.REVENUE, -bill.total_fen)], new_charge=charge))
             result.charges += 1
             result.charged_fen += bill.total_fen
-        elif bill.kind == Bill.Kind.CREDIT and bill.total_fen < 0:
+        elif bill.kind in (Bill.Kind.CREDIT, Bill.Kind.ADJUSTMENT) and bill.total_fen < 0:  # 退还: a credit
             # Credit notes are rare: post what is pending so this one sees the current open items.
             post_entries(plans, headers=headers, as_of=as_of)
             plans = []
