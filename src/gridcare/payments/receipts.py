@@ -1,44 +1,19 @@
 """Receipt (收据) and till-report PDFs with ReportLab.
 
-Font: the first TrueType-outline CJK font found among the configured paths, else ReportLab's
-built-in CID font STSong-Light, which needs no file at all (the Noto CJK collections Debian ships
-in /usr/share/fonts/opentype/noto/ have PostScript outlines, which ReportLab cannot embed).
+Font: the same configured CJK font as the PDF bill (`billing.document.pdf_font`, configured in
+billing/defaults.yaml `document.fonts`), so a company sets its font once for every document.
 """
 
 from __future__ import annotations
 
 import io
-from functools import lru_cache
-from pathlib import Path
 
 from reportlab.lib.pagesizes import A4, A5
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.pdfgen import canvas
 
+from gridcare.billing.document import pdf_font
 from gridcare.core.money import format_yuan
-
-FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-)
-
-
-@lru_cache(maxsize=1)
-def cjk_font() -> str:
-    for path in FONT_CANDIDATES:
-        if not Path(path).exists():
-            continue
-        try:
-            pdfmetrics.registerFont(TTFont("GridcareCJK", path, subfontIndex=0))
-            return "GridcareCJK"
-        except (TTFError, OSError):
-            continue
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    return "STSong-Light"
 
 
 def _rows(c: canvas.Canvas, font: str, x: float, y: float, rows: list[tuple[str, str]], size: int = 10) -> float:
@@ -53,7 +28,7 @@ def _rows(c: canvas.Canvas, font: str, x: float, y: float, rows: list[tuple[str,
 def receipt_pdf(*, company: str, receipt_number: str, account_number: str, customer_name: str, amount_fen: int,
                 method_label: str, received_at: str, cashier: str, counter: str, allocations: list[tuple[str, int]],
                 credit_fen: int, tendered_fen: int | None, change_fen: int, reversed_: bool = False) -> bytes:
-    font = cjk_font()
+    font = pdf_font()
     buf = io.BytesIO()
     width, height = A5
     c = canvas.Canvas(buf, pagesize=A5, pageCompression=1)
@@ -92,7 +67,7 @@ def receipt_pdf(*, company: str, receipt_number: str, account_number: str, custo
 
 
 def till_report_pdf(*, company: str, report: dict, method_labels: dict[str, str]) -> bytes:
-    font = cjk_font()
+    font = pdf_font()
     buf = io.BytesIO()
     width, height = A4
     c = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
