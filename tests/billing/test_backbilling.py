@@ -34,6 +34,9 @@ def lines(bill):
 
 def test_wrong_multiplier_across_a_tariff_change_billed_as_one_adjustment(pworld, django_capture_on_commit_callbacks):
     w = adjust_world(pworld)
+    from gridcare.payments.services import receivables_post_issued_bills
+
+    receivables_post_issued_bills(as_of=AS_OF, account_ids=[w.acc.pk])  # the original bills' receivables
     case = approved_case(w)
     # CT recorded ×20, really ×30 (150/5). test-adjust-flat: 0.50 元/kWh until 2026-01-16, 0.60 from
     # then; funds 0.02 元/kWh. January (31 days) straddles the change: the kernel splits its energy
@@ -74,7 +77,7 @@ def test_wrong_multiplier_across_a_tariff_change_billed_as_one_adjustment(pworld
     w.jan.refresh_from_db()
     assert (w.jan.total_fen, w.jan.status, w.jan.lines.count()) == (17720, "issued", 4)
 
-    # Payments posted the receivables after commit: the two originals and the adjustment, on AR.
+    # Payments posted the adjustment's receivable after commit, beside the two originals'.
     charge = Charge.objects.get(bill_id=bill.pk)
     assert (charge.kind, charge.amount_fen, charge.reference, charge.payment_reference) == (
         "bill", 14060, bill.number, bill.payment_reference)

@@ -110,6 +110,8 @@ class LineOut(Schema):
     rule: str
     explanation_zh: str
     explanation_en: str
+    corrects_number: str = ""  # adjustment (退补) lines: the issued bill and period this line corrects
+    corrects_period: str = ""
 
 
 class BillOut(Schema):
@@ -248,7 +250,8 @@ def _bill(b: Bill) -> dict:
 def _line(ln: BillLine) -> dict:
     return {f: getattr(ln, f) for f in ("line_no", "component", "line_code", "tariff", "tariff_version",
                                          "start_date", "end_date", "quantity", "unit", "unit_price", "amount_fen",
-                                         "rule", "explanation_zh", "explanation_en")}
+                                         "rule", "explanation_zh", "explanation_en", "corrects_number",
+                                         "corrects_period")}
 
 
 def _exception(e: BillException) -> dict:

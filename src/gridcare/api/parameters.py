@@ -16,7 +16,11 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from gridcare.access.roles import can
+from gridcare.api.billing import BillDetailOut
+from gridcare.api.billing import _bill as bill_out
+from gridcare.api.billing import _line as line_out
 from gridcare.api.schemas.common import ERRORS, ErrorOut, page
+from gridcare.billing import services as billing_services
 from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.parameters import selectors, services
 from gridcare.parameters.models import BackBillingCase, BillingParameter
@@ -263,6 +267,15 @@ def case_get(request, case_id: int):
 def case_approve(request, case_id: int, body: NoteIn):
     return _case(services.backbilling_case_approve(case_id=case_id, actor=request.user, as_of=timezone.now(),
                                                    note=body.note), lines=True)
+
+
+@router.post("/cases/{case_id}/bill", response={201: BillDetailOut, **RESPONSES},
+             summary="Issue an approved case as its own adjustment bill (补收/退还), once; needs billing.issue")
+def case_bill(request, case_id: int):
+    now = timezone.now()
+    bill = billing_services.bill_backbilling_issue(case_id=case_id, actor=request.user, as_of=now)
+    billing_services.bills_deliver(bill_ids=[bill.pk], as_of=now)
+    return Status(201, {**bill_out(bill), "lines": [line_out(ln) for ln in bill.lines.order_by("line_no")]})
 
 
 @router.post("/cases/{case_id}/reject", response={200: CaseOut, **RESPONSES}, summary="Reject a case (note required)")

@@ -147,10 +147,13 @@ def bill_pdf(*, document: BillDocument) -> bytes:
     pdf = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=16 * mm, rightMargin=16 * mm, topMargin=14 * mm,
                             bottomMargin=14 * mm, title=f"{bill.number}", author=document.company,
                             subject=_("Electricity bill"))
-    is_credit = bill.kind == Bill.Kind.CREDIT
+    is_adjustment = bill.kind == Bill.Kind.ADJUSTMENT
+    is_credit = bill.kind == Bill.Kind.CREDIT or (is_adjustment and bill.total_fen < 0)
+    title = (_("Back-billing adjustment bill") if is_adjustment
+             else _("Credit note") if is_credit else _("Electricity bill"))
     story: list = [
         _p(document.company, st["h2"]),
-        _p(_("Credit note") if is_credit else _("Electricity bill"), st["title"]),
+        _p(title, st["title"]),
         Spacer(1, 3 * mm),
     ]
     info = [
@@ -168,7 +171,8 @@ def bill_pdf(*, document: BillDocument) -> bytes:
     story += [table, Spacer(1, 3 * mm)]
 
     due = bill.due_date.isoformat() if bill.due_date else "—"
-    amount_label = _("Amount credited") if is_credit else _("Amount due")
+    amount_label = (_("Amount refunded") if is_adjustment and is_credit
+                    else _("Amount credited") if is_credit else _("Amount due"))
     box = Table([[_p(amount_label, st["base"]), _p(f"¥ {format_yuan(bill.total_fen)}", st["amount"])],
                  [_p(_("Due date"), st["small"]), _p(due, st["right"])],
                  [_p(_("Payment reference"), st["small"]), _p(bill.payment_reference, st["right"])]],
@@ -178,7 +182,13 @@ def bill_pdf(*, document: BillDocument) -> bytes:
                              ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
     story += [box, Spacer(1, 2 * mm)]
 
-    if bill.corrects_id:
+    if is_adjustment:
+        story.append(_p(_("Back-billing (退补): the periods below were re-rated with corrected parameters and "
+                          "only the difference is billed here; each line names the issued bill it corrects. "
+                          "Corrects: %(bills)s. Case and reason: %(reason)s")
+                        % {"bills": "、".join(f"{a.number} ({a.period_code})" for a in document.adjusted) or "—",
+                           "reason": bill.reason}, st["base"]))
+    elif bill.corrects_id:
         note = (_("This credit note reverses bill %(number)s. Reason: %(reason)s") if is_credit
                 else _("This bill replaces bill %(number)s. Reason: %(reason)s"))
         story.append(_p(note % {"number": bill.corrects.number, "reason": bill.reason}, st["base"]))

@@ -349,6 +349,15 @@ class TouShare:
 
 
 @dataclass(frozen=True)
+class AdjustedBill:
+    """A bill a back-billing adjustment corrects (bill_id is None when the viewer may not open it)."""
+
+    period_code: str
+    number: str
+    bill_id: int | None
+
+
+@dataclass(frozen=True)
 class BillDocument:
     """Everything printed on a bill: header, amount due, lines with explanations, the reads used,
     the time-of-use breakdown, the last 12 months, the correction trail and the change against last
@@ -365,6 +374,7 @@ class BillDocument:
     versions: list[Bill]
     replaced_by: Bill | None
     change: ChangeExplanation | None
+    adjusted: list[AdjustedBill] = field(default_factory=list)  # an adjustment bill: the bills it corrects
 
     @property
     def last_day(self) -> date:
@@ -423,9 +433,15 @@ def bill_document(*, user: User, bill_id: int) -> BillDocument | None:
     later = [b for b in versions if b.kind == Bill.Kind.INVOICE and b.version > bill.version]
     replaced_by = later[-1] if later and bill.kind == Bill.Kind.INVOICE else None
     change = bill_change_explanation(user=user, bill_id=bill.pk) if bill.kind == Bill.Kind.INVOICE else None
+    adjusted = []
+    if bill.kind == Bill.Kind.ADJUSTMENT:
+        traced = sorted({(ln.corrects_period, ln.corrects_number) for ln in lines if ln.corrects_number})
+        ids = dict(_bills(user).filter(account_id=bill.account_id, number__in=[n for _p, n in traced])
+                   .values_list("number", "pk"))
+        adjusted = [AdjustedBill(period, number, ids.get(number)) for period, number in traced]
     return BillDocument(
         bill=bill, company=_company_of(bill), customer_name=masked_customer(user=user, customer=customer)["name"],
         address=address, lines=lines, reads=sorted(bill.reads.all(), key=_read_order),
         tou=_tou_shares(lines), history=bill_history(user=user, account_id=bill.account_id, until=bill.period_code),
-        versions=versions, replaced_by=replaced_by, change=change,
+        versions=versions, replaced_by=replaced_by, change=change, adjusted=adjusted,
     )

@@ -1,4 +1,4 @@
-"""`gridcare billing run|status|deliver|pdf` and `gridcare import reads FILE`.
+"""`gridcare billing run|status|deliver|issue-backbilling|pdf` and `gridcare import reads FILE`.
 
 `billing run` is idempotent and resumable: it continues the period's active run if there is one
 (after a crash or a kill), never bills an account twice for a period, and prints a Rich progress
@@ -170,6 +170,40 @@ def billing_deliver(
     report = services.bills_deliver(bill_ids=ids, as_of=_as_of(as_of))
     Console().print(f"{len(ids)} issued bills: {report.queued} notices queued, {report.skipped} without a "
                     f"contact on the channel, {report.failed} refused")
+
+
+@billing_app.command("issue-backbilling")
+def billing_issue_backbilling(
+    case: str = typer.Argument(..., help="back-billing case number (TB…) or id"),
+    user: str = typer.Option(..., "--user", help="username of the issuer (needs billing.issue)"),
+    as_of: str | None = typer.Option(None, "--as-of", help="business time (default: now)"),
+) -> None:
+    """Issue an approved back-billing (退补) case as its own adjustment bill, once, and queue its notice.
+    Exit 2 when the case or user is unknown or the case cannot be billed (not approved, already billed)."""
+    setup_django()
+    from gridcare.access.models import User
+    from gridcare.billing import services
+    from gridcare.core.errors import GridcareError
+    from gridcare.parameters.models import BackBillingCase
+
+    err = Console(stderr=True)
+    issuer = User.objects.filter(username=user).first()
+    found = BackBillingCase.objects.filter(number=case).first() or (
+        BackBillingCase.objects.filter(pk=int(case)).first() if case.isdigit() else None)
+    if issuer is None or found is None:
+        err.print(f"[bold red]error:[/] no {'user' if issuer is None else 'back-billing case'} "
+                  f"{user if issuer is None else case!r}")
+        raise typer.Exit(2)
+    when = _as_of(as_of)
+    try:
+        bill = services.bill_backbilling_issue(case_id=found.pk, actor=issuer, as_of=when)
+    except GridcareError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
+    services.bills_deliver(bill_ids=[bill.pk], as_of=when)
+    kind = "补收 to collect" if bill.total_fen > 0 else "退还 credited"
+    Console().print(f"{found.number}: adjustment bill {bill.number} issued, {_yuan(bill.total_fen)} yuan ({kind}), "
+                    f"{bill.lines.count()} lines, due {bill.due_date}")
 
 
 @billing_app.command("pdf")

@@ -376,7 +376,12 @@ def billing_bill(request, bill_id: int):
             _error(request, exc)
     exceptions = [{"exc": e, "text": exception_text(e.rule, e.data), "label": rule_label(e.rule)}
                   for e in bill.exceptions.order_by("id")]
-    ctx = {"document": document, "bill": bill, "form": form, "exceptions": exceptions,
+    case = None
+    if bill.kind == Bill.Kind.ADJUSTMENT:
+        from gridcare.parameters.selectors import backbilling_case_list
+
+        case = backbilling_case_list(user=request.user).filter(bill_number=bill.number).first()
+    ctx = {"document": document, "bill": bill, "form": form, "exceptions": exceptions, "backbilling_case": case,
            "deliveries": bill.deliveries.order_by("channel"),
            "can_correct": can(request.user.role, "billing.run") and bill.status == Bill.Status.ISSUED
            and bill.kind == Bill.Kind.INVOICE and document.replaced_by is None,

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -22,6 +22,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.access.roles import can
+from gridcare.billing import selectors as billing_selectors
+from gridcare.billing import services as billing_services
 from gridcare.core.errors import GridcareError
 from gridcare.customers.selectors import account_get
 from gridcare.parameters import selectors, services
@@ -227,11 +229,19 @@ def parameters_case(request, case_id: int):
             elif action == "reject":
                 services.backbilling_case_reject(case_id=case.pk, actor=request.user, as_of=now, note=note)
                 messages.success(request, _("Rejected."))
+            elif action == "issue_bill":
+                bill = billing_services.bill_backbilling_issue(case_id=case.pk, actor=request.user, as_of=now)
+                billing_services.bills_deliver(bill_ids=[bill.pk], as_of=now, pdf_url=lambda b: request.build_absolute_uri(
+                    reverse("web:portal_bill_pdf", args=[b.pk])))
+                messages.success(request, _("Adjustment bill %(number)s issued.") % {"number": bill.number})
+                return redirect("web:billing_bill", bill_id=bill.pk)
         except GridcareError as exc:
             messages.error(request, exc.message)
         return redirect("web:parameters_case", case_id=case.pk)
-    ctx = {"case": case, "lines": case.lines.all(),
-           "can_approve": can(request.user.role, default_config().approve_capability)}
+    bill = billing_selectors.bill_get(user=request.user, number=case.bill_number) if case.bill_number else None
+    ctx = {"case": case, "lines": case.lines.all(), "bill": bill,
+           "can_approve": can(request.user.role, default_config().approve_capability),
+           "can_issue": case.status == BackBillingCase.Status.APPROVED and can(request.user.role, "billing.issue")}
     return render(request, "web/parameters/case.html", ctx)
 
 
