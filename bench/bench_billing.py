@@ -39,8 +39,9 @@ def _cpu() -> float:
 
 
 class Timer:
-    def __init__(self) -> None:
+    def __init__(self, sql_times: bool = False) -> None:
         self.rows: list[tuple[str, float, float]] = []
+        self.sql_times = sql_times
 
     def __call__(self, name: str):
         timer = self
@@ -48,9 +49,32 @@ class Timer:
         class _Span:
             def __enter__(self):
                 self.w, self.c = time.perf_counter(), _cpu()
+                if timer.sql_times:
+                    from django.db import connection
+
+                    self.sql: dict[str, list[float]] = {}
+                    self.wrapper = connection.execute_wrapper(self._time)
+                    self.wrapper.__enter__()
+
+            def _time(self, execute, sql, params, many, context):
+                t = time.perf_counter()
+                try:
+                    return execute(sql, params, many, context)
+                finally:
+                    key = " ".join(sql.split())[:110]
+                    entry = self.sql.setdefault(key, [0.0, 0])
+                    entry[0] += time.perf_counter() - t
+                    entry[1] += 1
 
             def __exit__(self, *exc):
                 timer.rows.append((name, time.perf_counter() - self.w, _cpu() - self.c))
+                if timer.sql_times:
+                    self.wrapper.__exit__(*exc)
+                    top = sorted(self.sql.items(), key=lambda kv: -kv[1][0])[:8]
+                    print(f"-- {name}: SQL {sum(v[0] for v in self.sql.values()):.2f} s in "
+                          f"{sum(v[1] for v in self.sql.values())} statements")
+                    for key, (secs, n) in top:
+                        print(f"   {secs:7.2f} s {n:6}× {key}")
 
         return _Span()
 
@@ -186,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="postgresql://user@host:port/db: a new database is created next to it (default: SQLite)")
     parser.add_argument("--quick", action="store_true", help="2,000 accounts, 100 in the baseline")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--sql-times", action="store_true", help="print the slowest SQL statements of each stage")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (to EXPLAIN afterwards)")
     args = parser.parse_args(argv)
     n, sample_n = (2000, 100) if args.quick else (args.accounts, args.baseline)
 
@@ -216,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         as_of = datetime(2026, 11, 3, 9, 0, tzinfo=BUSINESS_TZ)
         auditor = User.objects.create_user(username="bench-auditor", password="x", role="auditor")
         approver = User.objects.create_user(username="bench-approver", password="x", role="approver")
-        timer = Timer()
+        timer = Timer(args.sql_times)
         content = _csv(closing)
         with timer("import reads"):
             report = reads_import(content=content, filename="closing.csv", actor=None, as_of=as_of)
@@ -242,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         if listening:
             from gridcare.payments.services import receivables_post_issued_bills
 
-            w, c = time.perf_counter(), _cpu()
-            posted = receivables_post_issued_bills(as_of=as_of)
-            receivables = (posted.charges, time.perf_counter() - w, _cpu() - c)
+            with timer("post receivables"):
+                posted = receivables_post_issued_bills(as_of=as_of, bill_ids=issued)  # what the receiver does
+            receivables = (posted.charges, *timer.rows.pop()[1:])
 
         ids = sorted(Bill.objects.filter(run=run).values_list("account_id", flat=True))
         step = max(1, len(ids) // sample_n)
@@ -276,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "met" if wall < 60 else "NOT met"
             print(f"goal: 100,000 accounts import → issued under 60 s: {verdict} ({wall:.1f} s wall)")
     finally:
-        drop()
+        if args.keep:
+            print(f"database kept: {url}")
+        else:
+            drop()
     return 0
 
 

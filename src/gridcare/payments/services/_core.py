@@ -102,6 +102,34 @@ def headers_for_update(account_ids: Iterable[int]) -> dict[int, AccountLedger]:
     return {h.account_id: h for h in locked}
 
 
+def lock_headers(account_ids: Sequence[int]) -> set[int]:
+    """`headers_for_update` without model instances, for batches of thousands of accounts: missing
+    headers are created by one INSERT … SELECT, all are locked in id order (SELECT … FOR UPDATE on
+    PostgreSQL; SQLite holds the database write lock for the whole transaction). Returns the ids of
+    the prepaid accounts among them."""
+    ids = sorted(set(account_ids))
+    prepaid: set[int] = set()
+    table, account_t = qn(AccountLedger), connection.ops.quote_name("customers_account")
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        for lo in range(0, len(ids), 5000):
+            chunk = ids[lo:lo + 5000]
+            marks = placeholders(len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (account_id, balance_fen, prepaid, entries) SELECT a.id, 0, %s, 0 "
+                f"FROM {account_t} a WHERE a.id IN ({marks}) "
+                f"AND NOT EXISTS (SELECT 1 FROM {table} h WHERE h.account_id = a.id) ON CONFLICT DO NOTHING",
+                [False, *chunk])
+            cursor.execute(f"SELECT account_id, prepaid FROM {table} WHERE account_id IN ({marks}) "
+                           f"ORDER BY account_id{lock}", chunk)
+            prepaid.update(a for a, p in cursor.fetchall() if p)
+    return prepaid
+
+
+def placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
 def header_for_update(account_id: int) -> AccountLedger:
     return headers_for_update([account_id])[account_id]
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Value
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Cast, Concat
 
 from gridcare.access.models import User
 from gridcare.core.errors import NotFound, ValidationFailed
 from gridcare.payments.allocation import OpenItem, allocate
-from gridcare.payments.models import AccountLedger, Charge, JournalEntry, Ledger
+from gridcare.payments.models import AccountLedger, Charge, JournalEntry, Ledger, Posting
 from gridcare.payments.policy import payments_policy
 from gridcare.payments.services._core import (
     NEW_CHARGE,
@@ -29,10 +30,13 @@ from gridcare.payments.services._core import (
     header_for_update,
     headers_for_update,
     local_date,
+    lock_headers,
     open_items_for,
+    placeholders,
     positive_fen,
     post_entries,
     post_entry,
+    qn,
 )
 from gridcare.payments.services.prepay import low_balance_check
 
@@ -230,57 +234,175 @@ def _text():
 
 
 def receivables_post_issued_bills(*, as_of: datetime, account_ids: list[int] | None = None,
-                                  chunk_size: int = 2000) -> BillSyncResult:
+                                  bill_ids: list[int] | None = None, chunk_size: int = 5000) -> BillSyncResult:
     """Post a receivable for every issued bill that has none yet (billing → ledger). Idempotent and
-    resumable: each chunk commits on its own, and a posted bill is never found again."""
+    resumable: each chunk commits on its own, and a posted bill is never found again.
+
+    `bill_ids` (what the issue announced) or `account_ids` narrow the search; with neither, every
+    issued bill is looked at. Bills are read in (issued_at, id) order, a chunk after the last one
+    seen, so each bill is read once however many there are."""
     result = BillSyncResult()
-    seen_failed: set[int] = set()
+    if bill_ids is not None:
+        ids = sorted(set(bill_ids))
+        for lo in range(0, len(ids), chunk_size):
+            bills = _unposted_bills(account_ids, chunk_size, bill_ids=ids[lo:lo + chunk_size])
+            if bills:
+                with transaction.atomic():
+                    _post_bills_chunk(bills, as_of=as_of, result=result)
+        return result
+    after: tuple[datetime, int] | None = None
     while True:
-        bills = [b for b in _unposted_bills(account_ids, chunk_size + len(seen_failed)) if b.pk not in seen_failed]
+        bills = _unposted_bills(account_ids, chunk_size, after=after)
         if not bills:
             return result
-        bills = bills[:chunk_size]
+        after = (bills[-1].issued_at, bills[-1].id)
         with transaction.atomic():
-            _post_bills_chunk(bills, as_of=as_of, result=result, failed=seen_failed)
+            _post_bills_chunk(bills, as_of=as_of, result=result)
 
 
-def _post_bills_chunk(bills, *, as_of: datetime, result: BillSyncResult, failed: set[int]) -> None:
+class _Bill(NamedTuple):
+    id: int
+    account_id: int
+    kind: str
+    total_fen: int
+    corrects_id: int | None
+    number: str
+    reason: str
+    issued_at: datetime
+
+
+def _unposted_bills(account_ids: list[int] | None, limit: int, *, after: tuple[datetime, int] | None = None,
+                    bill_ids: list[int] | None = None) -> list[_Bill]:
     from gridcare.billing.models import Bill
 
-    headers = headers_for_update(b.account_id for b in bills)
+    posted = JournalEntry.objects.filter(source=Concat(Value("bill:"), Cast(OuterRef("pk"), output_field=_text())))
+    qs = (Bill.objects.filter(status=Bill.Status.ISSUED).exclude(total_fen=0)
+          .annotate(posted=Exists(posted)).filter(posted=False))
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=account_ids)
+    if bill_ids is not None:
+        qs = qs.filter(pk__in=bill_ids)
+    if after is not None:
+        qs = qs.filter(Q(issued_at__gt=after[0]) | Q(issued_at=after[0], pk__gt=after[1]))
+    # Credit notes after the bill they reverse; a rebill after its credit note (same period, by version).
+    rows = qs.order_by("issued_at", "id").values_list("id", "account_id", "kind", "total_fen", "corrects_id", "number",
+                                                      "reason", "issued_at")[:limit]
+    return [_Bill(*r) for r in rows]
+
+
+def _text():
+    from django.db.models import CharField
+
+    return CharField()
+
+
+def _post_bills_chunk(bills: list[_Bill], *, as_of: datetime, result: BillSyncResult) -> None:
+    """Positive bills (invoices, and adjustment bills that charge) are posted set-based: one
+    INSERT … SELECT each for the entries, their open items and their two postings (receivable
+    debit, revenue credit), one statement batch for the header deltas. Negative ones (credit
+    notes, adjustment bills that refund) need the corrected bill's open item and go one by one
+    after them, as before. The unique entry `source` (`bill:<id>`) keeps a second call, or a
+    concurrent one, from posting a bill twice."""
     business_date = local_date(as_of)
-    plans: list[EntryPlan] = []
-    for bill in bills:
-        source = f"bill:{bill.pk}"
-        if bill.kind in (Bill.Kind.INVOICE, Bill.Kind.ADJUSTMENT) and bill.total_fen > 0:
-            charge = Charge(kind=Charge.Kind.BILL, reference=bill.number[:64], payment_reference=bill.payment_reference,
-                            period_code=bill.period_code, amount_fen=bill.total_fen,
-                            due_date=bill.due_date or business_date, bill_id=bill.pk)
-            plans.append(EntryPlan(account_id=bill.account_id, kind=JournalEntry.Kind.CHARGE, source=source,
-                                   business_date=business_date, description=f"电费 {bill.period_code} {bill.number}",
-                                   lines=[Line(Ledger.AR, bill.total_fen, charge_id=NEW_CHARGE),
-                                          Line(Ledger.REVENUE, -bill.total_fen)], new_charge=charge))
-            result.charges += 1
-            result.charged_fen += bill.total_fen
-        elif bill.kind in (Bill.Kind.CREDIT, Bill.Kind.ADJUSTMENT) and bill.total_fen < 0:  # 退还: a credit
-            # Credit notes are rare: post what is pending so this one sees the current open items.
-            post_entries(plans, headers=headers, as_of=as_of)
-            plans = []
+    charges = [b for b in bills if b.total_fen > 0 and b.kind != "credit"]
+    credits = [b for b in bills if b.total_fen < 0 and b.kind != "invoice"]
+    for b in bills:
+        if b not in charges and b not in credits:
+            result.skipped.append((b.id, f"{b.kind} with amount {b.total_fen}"))
+    account_ids = sorted({b.account_id for b in charges} | {b.account_id for b in credits})
+    if not account_ids:
+        return
+    prepaid = lock_headers(account_ids)
+    touched: set[int] = set()
+    if charges:
+        posted = _post_charges_set_based([b.id for b in charges], as_of=as_of, business_date=business_date)
+        result.charges += len(posted)
+        result.charged_fen += sum(amount for _, amount in posted)
+        touched.update(account for account, _ in posted)
+    if credits:
+        headers = headers_for_update(b.account_id for b in credits)
+        for bill in credits:
             original = Charge.objects.filter(kind=Charge.Kind.BILL, bill_id=bill.corrects_id).first()
             if original is None:
-                result.skipped.append((bill.pk, "the corrected bill has no receivable yet"))
-                failed.add(bill.pk)
+                result.skipped.append((bill.id, "the corrected bill has no receivable yet"))
                 continue
             owed = {i.charge_id: i.outstanding_fen for i in open_items_for([bill.account_id])[bill.account_id]}
-            plans.append(_credit_note_plan(original=original, amount_fen=-bill.total_fen, source=source,
-                                           business_date=business_date,
-                                           description=f"冲红 {bill.number}: {bill.reason}"[:255],
-                                           outstanding=owed.get(original.pk, 0)))
+            plan = _credit_note_plan(original=original, amount_fen=-bill.total_fen, source=f"bill:{bill.id}",
+                                     business_date=business_date,
+                                     description=f"冲红 {bill.number}: {bill.reason}"[:255],
+                                     outstanding=owed.get(original.pk, 0))
+            post_entries([plan], headers=headers, as_of=as_of)
             result.credit_notes += 1
             result.credited_fen += -bill.total_fen
-        else:
-            result.skipped.append((bill.pk, f"{bill.kind} with amount {bill.total_fen}"))
-            failed.add(bill.pk)
-    post_entries(plans, headers=headers, as_of=as_of)
-    applied = _after_charges(list(headers), headers, as_of=as_of)
-    result.credit_applied_fen += sum(applied.values())
+            touched.add(bill.account_id)
+    # Credit application (预付费 deduction) and low-balance alerts concern the few accounts that hold
+    # credit or are prepaid: only their headers are loaded as objects.
+    follow = sorted(set(_accounts_in_credit(sorted(touched))) | (prepaid & touched))
+    if follow:
+        headers = headers_for_update(follow)
+        applied = _after_charges(follow, headers, as_of=as_of)
+        result.credit_applied_fen += sum(applied.values())
+
+
+def _post_charges_set_based(bill_ids: list[int], *, as_of: datetime, business_date: date) -> list[tuple[int, int]]:
+    """Entries, open items and postings for positive bills not yet posted; returns (account id,
+    amount) per bill posted. The caller holds the accounts' header locks."""
+    from gridcare.billing.models import Bill
+
+    bill_t, entry_t, charge_t, posting_t = (qn(m) for m in (Bill, JournalEntry, Charge, Posting))
+    ids = placeholders(len(bill_ids))
+    field = JournalEntry._meta.get_field("created_at")
+    created = field.get_db_prep_value(as_of, connection)
+    day = Charge._meta.get_field("due_date").get_db_prep_value(business_date, connection)
+    source = "'bill:' || CAST(b.id AS VARCHAR(20))"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {entry_t} (account_id, kind, source, description, business_date, created_at) "
+            f"SELECT b.account_id, %s, {source}, SUBSTR('电费 ' || b.period_code || ' ' || b.number, 1, 255), %s, %s "
+            f"FROM {bill_t} b WHERE b.id IN ({ids}) AND b.total_fen > 0 "
+            f"AND NOT EXISTS (SELECT 1 FROM {entry_t} j WHERE j.source = {source}) ORDER BY b.id RETURNING id",
+            [JournalEntry.Kind.CHARGE, day, created, *bill_ids])
+        entry_ids = sorted(r[0] for r in cursor.fetchall())
+        if not entry_ids:
+            return []
+        entries = placeholders(len(entry_ids))
+        cursor.execute(
+            f"INSERT INTO {charge_t} (account_id, kind, reference, payment_reference, period_code, amount_fen, "
+            f"due_date, bill_id, entry_id, created_at) "
+            f"SELECT b.account_id, %s, SUBSTR(b.number, 1, 64), SUBSTR(b.payment_reference, 1, 32), "
+            f"SUBSTR(b.period_code, 1, 7), b.total_fen, COALESCE(b.due_date, %s), b.id, j.id, %s "
+            f"FROM {entry_t} j JOIN {bill_t} b ON j.source = {source} "
+            f"WHERE j.id IN ({entries}) ORDER BY j.id RETURNING account_id, amount_fen",
+            [Charge.Kind.BILL, day, created, *entry_ids])
+        posted = [(int(a), int(f)) for a, f in cursor.fetchall()]
+        # Two postings per entry, the receivable debit first: its open item, and the revenue credit.
+        cursor.execute(
+            f"INSERT INTO {posting_t} (entry_id, account_id, ledger, channel, charge_id, amount_fen) "
+            f"SELECT c.entry_id, c.account_id, k.ledger, '', CASE WHEN k.sign > 0 THEN c.id END, k.sign * c.amount_fen "
+            f"FROM {charge_t} c CROSS JOIN (SELECT %s AS ledger, 1 AS sign UNION ALL SELECT %s, -1) k "
+            f"WHERE c.entry_id IN ({entries}) ORDER BY c.entry_id, k.sign DESC",
+            [Ledger.AR, Ledger.REVENUE, *entry_ids])
+        # Header deltas in one statement (the customer side of each entry is its receivable debit).
+        header_t = qn(AccountLedger)
+        stamp = AccountLedger._meta.get_field("updated_at").get_db_prep_value(as_of, connection)
+        cursor.execute(
+            f"UPDATE {header_t} SET balance_fen = {header_t}.balance_fen + s.amount, "
+            f"entries = {header_t}.entries + s.n, updated_at = %s "
+            f"FROM (SELECT account_id, SUM(amount_fen) AS amount, COUNT(*) AS n FROM {charge_t} "
+            f"WHERE entry_id IN ({entries}) GROUP BY account_id) s WHERE {header_t}.account_id = s.account_id",
+            [stamp, *entry_ids])
+    return posted
+
+
+def _accounts_in_credit(account_ids: list[int]) -> list[int]:
+    if not account_ids:
+        return []
+    out: list[int] = []
+    with connection.cursor() as cursor:
+        for lo in range(0, len(account_ids), 5000):
+            chunk = account_ids[lo:lo + 5000]
+            cursor.execute(f"SELECT account_id FROM {qn(Posting)} WHERE ledger = %s AND account_id IN "
+                           f"({placeholders(len(chunk))}) GROUP BY account_id HAVING SUM(amount_fen) < 0",
+                           [Ledger.CREDIT, *chunk])
+            out += [r[0] for r in cursor.fetchall()]
+    return out
