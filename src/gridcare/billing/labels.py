@@ -11,6 +11,8 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from gridcare.customers.models import MeterRegister
+
 RULE_LABELS = {
     "usage_change_mom": gettext_lazy("Usage change against last month"),
     "usage_change_yoy": gettext_lazy("Usage change against the same month last year"),
@@ -68,4 +70,16 @@ STAGE_LABELS = {
     "reads": gettext_lazy("Reads"),
     "tariff": gettext_lazy("Tariff"),
     "rating": gettext_lazy("Rating"),
+    # a run's own stage (BillingRun.stage)
+    "billing": gettext_lazy("Computing bills"),
+    "done": gettext_lazy("Finished"),
 }
+
+
+def stage_label(code: str) -> str:
+    return str(STAGE_LABELS.get(code, code))
+
+
+def register_label(code: str) -> str:
+    """A meter register's name (总/峰/平/谷…) for pages and forms; reads store the code."""
+    return str(dict(MeterRegister.Code.choices).get(code, code))

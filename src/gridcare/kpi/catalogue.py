@@ -36,10 +36,17 @@ class KpiDef:
     warn: Decimal
     alert: Decimal
     scope: str
+    basis_zh: str = ""
+    basis_en: str = ""
 
     @property
     def name(self) -> str:
         return self.name_en if (get_language() or "zh-hans").startswith("en") else self.name_zh
+
+    @property
+    def basis(self) -> str:
+        """What the formula counts, in the viewer's language (the formula itself is the standard's)."""
+        return self.basis_en if (get_language() or "zh-hans").startswith("en") else self.basis_zh
 
     def level(self, value: Decimal | None) -> str:
         """'' (fine), 'warning' or 'critical' for a measured value; no value raises nothing."""
@@ -85,7 +92,8 @@ def parse_catalogue(data: dict) -> dict[str, KpiDef]:
                      formula=str(row.get("formula", "")), source=str(row.get("source", "")), unit=row["unit"],
                      direction=row["direction"], target=_decimal(row.get("target"), field=f"{where}.target"),
                      warn=_decimal(row.get("warn"), field=f"{where}.warn"),
-                     alert=_decimal(row.get("alert"), field=f"{where}.alert"), scope=row.get("scope", "org"))
+                     alert=_decimal(row.get("alert"), field=f"{where}.alert"), scope=row.get("scope", "org"),
+                     basis_zh=str(row.get("basis_zh", "")), basis_en=str(row.get("basis_en", "")))
         ordered = (kpi.target >= kpi.warn >= kpi.alert) if kpi.direction == "higher" else (
             kpi.target <= kpi.warn <= kpi.alert)
         if not ordered:

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from gridcare.access.labels import object_type_label
 from gridcare.access.models import AuditEvent
 from gridcare.core.errors import GridcareError
 from gridcare.customers.models import Customer, CustomerCategory
@@ -105,5 +106,5 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, object_types=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["object_type"].choices = [("", _("All types"))] + [(t, t) for t in object_types]
+        self.fields["object_type"].choices = [("", _("All types"))] + [(t, object_type_label(t)) for t in object_types]
         _bootstrap(self)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import template
 
 from gridcare.billing.document import bucket_label, change_label
-from gridcare.billing.labels import rule_label
+from gridcare.billing.labels import register_label, rule_label, stage_label
 from gridcare.core.money import format_yuan
 
 register = template.Library()
@@ -49,3 +49,13 @@ def change_part(key: str) -> str:
 @register.filter
 def audit_rule(code: str) -> str:
     return rule_label(code)
+
+
+@register.filter
+def register_code(code: str) -> str:
+    return register_label(code)
+
+
+@register.filter
+def run_stage(code: str) -> str:
+    return stage_label(code)

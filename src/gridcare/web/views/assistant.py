@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from gridcare.access.roles import can
 from gridcare.assistant import ivr, selectors, services
 from gridcare.assistant.models import ArticleVersion, Inspection
+from gridcare.assistant.qa import load_rules
 from gridcare.core.errors import GridcareError
 from gridcare.web.access import staff_required
 
@@ -224,11 +225,17 @@ def ivr_flow(request, code: str):
 def qa_home(request):
     return _page(request, "web/assistant/qa.html", {
         "queue": selectors.review_queue_inspections(user=request.user)[:100],
-        "scores": selectors.agent_scores(user=request.user),
+        "scores": _scores_with_rule_names(selectors.agent_scores(user=request.user)),
         "summary": selectors.inspection_summary(user=request.user),
         "recent": selectors.inspection_list(user=request.user, agent=request.GET.get("agent", ""), limit=50),
         "agent": request.GET.get("agent", ""),
     })
+
+
+def _scores_with_rule_names(scores) -> list[tuple]:
+    """Each agent's score with its three most failed rules by name (findings are keyed by rule code)."""
+    names = {r.code: r.label for r in load_rules().rules}
+    return [(s, [(names.get(code, code), n) for code, n in list(s.findings.items())[:3]]) for s in scores]
 
 
 class ReviewForm(forms.Form):

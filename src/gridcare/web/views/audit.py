@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from gridcare.access import selectors
+from gridcare.access.labels import object_type_label
 from gridcare.web.access import staff_required
 from gridcare.web.forms import AuditFilterForm
 
@@ -22,6 +23,8 @@ def audit_log(request):
         actor=f.get("actor"), q=f.get("q"), date_from=f.get("date_from"), date_to=f.get("date_to"),
     )
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for event in page.object_list:
+        event.object_label = object_type_label(event.object_type)
     query = request.GET.copy()
     query.pop("page", None)
     ctx = {"form": form, "page": page, "query": query.urlencode()}

@@ -25,7 +25,7 @@ from gridcare.access.roles import can
 from gridcare.billing import selectors, services
 from gridcare.billing.config import RULE_CODES, default_rules
 from gridcare.billing.document import bill_pdf
-from gridcare.billing.labels import STAGE_LABELS, exception_text, rule_label
+from gridcare.billing.labels import STAGE_LABELS, exception_text, register_label, rule_label
 from gridcare.billing.models import Bill, BillException, BillingRun
 from gridcare.billing.tasks import billing_run_launch, run_is_stale
 from gridcare.core.errors import GridcareError
@@ -76,7 +76,7 @@ class CorrectionForm(forms.Form):
         for r in bill.reads.order_by("segment", "register"):
             self.fields[f"read_{r.meter_id}_{r.register}"] = forms.DecimalField(
                 label=_("Corrected closing read %(meter)s %(register)s") % {"meter": r.asset_number,
-                                                                          "register": r.register},
+                                                                          "register": register_label(r.register)},
                 required=False, min_value=0, decimal_places=3, max_digits=18)
         _bootstrap(self)
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from gridcare.billing.labels import register_label
 from gridcare.billing.selectors import org_units_for
 from gridcare.core.errors import GridcareError
 from gridcare.customers.models import OrgUnit
@@ -50,7 +51,8 @@ class ImportForm(forms.Form):
 
 class ReadForm(forms.Form):
     asset_number = forms.CharField(label=gettext_lazy("Meter number"), max_length=32)
-    register = forms.ChoiceField(label=gettext_lazy("Register"), choices=[(c, c) for c in REGISTER_CODES])
+    register = forms.ChoiceField(label=gettext_lazy("Register"),
+                                 choices=lambda: [(c, register_label(c)) for c in REGISTER_CODES])
     read_date = forms.DateField(label=gettext_lazy("Read date"), widget=forms.DateInput(attrs={"type": "date"}))
     value = forms.DecimalField(label=gettext_lazy("Reading"), min_value=0, max_digits=18, decimal_places=3)
 
@@ -117,7 +119,8 @@ def metering_import_detail(request, import_id: int):
         raise Http404
     labels = _reason_labels()
     by_reason = [(r, labels.get(r, r), n) for r, n in (imp.report or {}).get("by_reason", {}).items()]
-    rows = (imp.report or {}).get("quarantined_rows", [])
+    rows = [{**r, "reason": labels.get(r.get("reason"), r.get("reason"))}
+            for r in (imp.report or {}).get("quarantined_rows", [])]
     return render(request, "web/metering/import.html", {"imp": imp, "by_reason": by_reason, "rows": rows,
                                                          "labels": labels})
 
