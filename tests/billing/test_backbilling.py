@@ -157,3 +157,17 @@ def test_the_notice_says_what_is_collected_and_what_it_corrects(pworld):
     assert "已开具退补账单A202603-0600000009-1：补收140.60元，请于2026-03-20前缴纳" in sms.body
     assert "2025-12、2026-01电费有误" in sms.body
     assert BillDelivery.objects.filter(bill=bill, channel="sms").count() == 1
+
+
+def test_an_adjustment_filed_under_an_unbilled_period_does_not_keep_the_account_out_of_its_run(pworld):
+    w = adjust_world(pworld)
+    # 私增容量 needs no original bill: the case (and its bill) is filed under the month it was found.
+    case = parameters.backbilling_case_prepare(
+        data=parameters.CaseInput(account_id=w.acc.pk, kind="unauthorised_capacity",
+                                  correction={"added_kva": "4", "months": 2}, period_codes=[], reason="用电检查"),
+        actor=pworld.clerk, as_of=AS_OF)
+    parameters.backbilling_case_approve(case_id=case.pk, actor=pworld.approver, as_of=AS_OF)
+    bill = services.bill_backbilling_issue(case_id=case.pk, actor=pworld.approver, as_of=ISSUE_AT)
+    assert (bill.period_code, bill.total_fen, bill.corrects_id) == ("2026-03", 20000, None)
+    run = services.billing_run_start(period_code="2026-03", org_unit=None, actor=None, as_of=ISSUE_AT)
+    assert w.acc.pk in set(services._candidates(run).values_list("pk", flat=True))

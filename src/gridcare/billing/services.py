@@ -182,7 +182,9 @@ def _scope_accounts(run: BillingRun) -> Q:
 
 
 def _candidates(run: BillingRun):
-    has_bill = Bill.objects.filter(account=OuterRef("pk"), period_code=run.period_code)
+    # An adjustment (退补) bill filed under the period is not the period's bill.
+    has_bill = Bill.objects.filter(account=OuterRef("pk"), period_code=run.period_code).exclude(
+        kind=Bill.Kind.ADJUSTMENT)
     return Account.objects.filter(_scope_accounts(run)).filter(~Exists(has_bill))
 
 
