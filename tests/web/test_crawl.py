@@ -396,6 +396,7 @@ def test_crawl_zh_hans(demo_site, role):
     user = demo_site[role]
     problems, per_view = crawl(_client(user, "zh-hans"), role, lang="zh-hans")
     pages = sum(per_view.values())
+    print(f"crawl {role}: {pages} pages, {len(per_view)} views")  # shown with -s
     assert pages >= 5, per_view
     assert not problems, f"{len(problems)} problems over {pages} pages:\n" + "\n".join(map(str, problems))
 
@@ -406,6 +407,7 @@ def test_crawl_english(demo_site, role):
     user = demo_site[role]
     problems, per_view = crawl(_client(user, "en"), role, lang="en")
     pages = sum(per_view.values())
+    print(f"crawl {role}: {pages} pages, {len(per_view)} views")  # shown with -s
     assert pages >= 5, per_view
     assert not problems, f"{len(problems)} problems over {pages} pages:\n" + "\n".join(map(str, problems))
 
