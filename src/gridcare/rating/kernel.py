@@ -18,7 +18,8 @@ Every amount is one rounding of an exact integer product (see :mod:`gridcare.rat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -50,6 +51,7 @@ from gridcare.rating.model import (
     ScheduleSet,
 )
 from gridcare.rating.scaled import (
+    MILLI_FRACTIONS,
     PRICE_UNIT,
     amount_fen,
     fmt_decimal,
@@ -150,6 +152,18 @@ def _tier_name_zh(i: int) -> str:
     return f"第{CN_DIGITS[i] if i <= 10 else i}档"
 
 
+@dataclass
+class _LineSet:
+    """The lines of one kind: per-row columns in ``frame`` (``_a``, ``qty``, ``amount_fen`` and,
+    where they vary, ``price``, ``start_date``/``end_date``, ``pfe``, ``tpl`` or ``fidx``); the
+    price and explanation template when every line of the kind shares them."""
+
+    kind: int
+    frame: pl.DataFrame
+    price: int | None = None
+    tpl: int | None = None
+
+
 class _Run:
     def __init__(
         self,
@@ -194,11 +208,20 @@ class _Run:
         self.energy_override = energy_override
         self.explain = True
         self.rejects: list[pl.DataFrame] = []
-        self.lines: list[pl.DataFrame] = []
+        self.lines: list[_LineSet] = []
         self.kinds: list[dict[str, Any]] = []
         self.versions: dict[str, Schedule] = {}
+        self.templates: dict[tuple[str, str, str, str], int] = {}  # explanation prefix/suffix → code
+        self.full_zh: list[pl.Series] = []  # per-row explanations, referenced by fidx
+        self.full_en: list[pl.Series] = []
+        self.full_count = 0
 
     # ------------------------------------------------------------------------------------ helpers
+
+    @property
+    def fixed_dates(self) -> bool:
+        """No account is split by segments or tariff versions: every line covers the period."""
+        return not (self.split or self.has_segments)
 
     def reject(self, frame: pl.DataFrame, condition: pl.Expr | None, field: str, reason: str | pl.Expr) -> None:
         bad = frame if condition is None else frame.filter(condition)
@@ -221,50 +244,119 @@ class _Run:
         price: int | pl.Expr,
         amount: pl.Expr,
         rule: str,
-        zh: Any,
-        en: Any,
+        zh: Any = None,
+        en: Any = None,
+        text: tuple[str, str, str, str] | None = None,
+        variants: tuple[list[pl.Expr], Callable[..., tuple[str, str, str, str]]] | None = None,
         start: str = "part_start",
         end: str = "part_end",
         keep_zero: bool = False,
     ) -> None:
         """Append one kind of line for every row of ``frame`` whose quantity or amount is not zero.
-        ``zh``/``en`` are callables returning string expressions (built only for kept rows). The
-        constant columns of a kind (tariff, component, line code, unit, rule) are attached once at
-        assembly from the kinds table, not repeated per row."""
+
+        The explanation of a line is given in one of three ways:
+
+        * ``text=(prefix_zh, suffix_zh, prefix_en, suffix_en)``: the explanation is prefix +
+          quantity + suffix, the same for every line of the kind;
+        * ``variants=(keys, texts)``: the same shape, with prefix and suffix depending on a few
+          integer columns (tier bounds, a category's rate); ``texts(*key values)`` is called once
+          per distinct key, not per line;
+        * ``zh``/``en``: callables returning per-row string expressions, for explanations that carry
+          other per-account numbers (contract demand, power factor). Also the fallback of
+          ``variants`` when the keys take too many values.
+
+        Template explanations are stored as a small integer (``tpl``) and written out once, after
+        the lines are in their final order (:meth:`_explanations`); per-row ones are built here,
+        kept aside and referenced by ``fidx``. The constant columns of a kind (tariff, component,
+        line code, unit, rule) are attached once at assembly from the kinds table."""
         kind = len(self.kinds)
         self.kinds.append(
             {"seq": seq, "tariff": sched.code, "version": sched.version, "component": component,
              "line_code": line_code, "unit": unit, "rule": rule}
         )
-        # one lazy query: the optimiser keeps only the x_ columns the explanation uses
-        staged = frame.lazy().select(
-            pl.col("_a"),
-            pl.col(start).alias("start_date"),
-            pl.col(end).alias("end_date"),
-            qty.cast(pl.Int64).alias("qty"),
-            (pl.lit(price, dtype=pl.Int64) if isinstance(price, int) else price.cast(pl.Int64)).alias("price"),
-            amount.cast(pl.Int64).alias("amount_fen"),
-            (pl.col("pf_eligible") if "pf_eligible" in frame.columns else pl.lit(False)).alias("pfe"),
-            *[pl.col(c) for c in frame.columns if c.startswith("x_")],
-        )
+        # one lazy query: the optimiser keeps only the x_ columns the explanation uses. Columns that
+        # are the same on every line of the kind (price, dates of an unsplit run, template) stay
+        # out of the frame and are written once per kind when the lines are placed.
+        const_price = price if isinstance(price, int) else None
+        cols = ["_a", "qty", "amount_fen"]
+        exprs = [pl.col("_a"), qty.cast(pl.Int64).alias("qty"), amount.cast(pl.Int64).alias("amount_fen")]
+        if const_price is None:
+            assert not isinstance(price, int)
+            cols.append("price")
+            exprs.append(price.cast(pl.Int64).alias("price"))
+        if not self.fixed_dates:
+            cols += ["start_date", "end_date"]
+            exprs += [pl.col(start).alias("start_date"), pl.col(end).alias("end_date")]
+        if "pf_eligible" in frame.columns:
+            cols.append("pfe")
+            exprs.append(pl.col("pf_eligible").alias("pfe"))
+        staged = frame.lazy().select(*exprs, *[pl.col(c) for c in frame.columns if c.startswith("x_")])
         if not keep_zero:
             staged = staged.filter((pl.col("qty") != 0) | (pl.col("amount_fen") != 0))
-        cols = [
-            pl.col("_a"),
-            pl.lit(kind, dtype=pl.UInt32).alias("kind"),
-            pl.col("start_date"),
-            pl.col("end_date"),
-            pl.col("qty"),
-            pl.col("price"),
-            pl.col("amount_fen"),
-            pl.col("pfe"),
-        ]
-        if self.explain:
-            staged = staged.with_columns(fmt_milli(pl.col("qty")).alias("x_qs"))
-            cols += [zh().alias("explanation_zh"), en().alias("explanation_en")]
-        out = staged.select(cols).collect()
+        lines = _LineSet(kind, None, const_price)  # type: ignore[arg-type]
+        out: pl.DataFrame | None = None
+        if not self.explain:
+            out = staged.select(cols).collect()
+        elif text is not None:
+            out = staged.select(cols).collect()
+            lines.tpl = self._template(text)
+        elif variants is not None:
+            keys, texts = variants
+            names = [f"_v{j}" for j in range(len(keys))]
+            keyed = staged.select(*cols, *[k.cast(pl.Int64).alias(n) for k, n in zip(keys, names, strict=True)]).collect()
+            tpl = self._variant_codes(keyed, names, texts)
+            if tpl is not None:
+                out = keyed.select(*cols, tpl.cast(pl.Int32).alias("tpl"))
+        if out is None:  # per-row explanation
+            assert zh is not None and en is not None, f"{line_code}: no explanation given"
+            full = staged.with_columns(fmt_milli(pl.col("qty")).alias("x_qs")).select(
+                *cols, zh().alias("_zh"), en().alias("_en")).collect()
+            out = full.select(*cols, (pl.int_range(pl.len(), dtype=pl.Int64) + self.full_count).alias("fidx"))
+            if full.height:
+                self.full_zh.append(full["_zh"])
+                self.full_en.append(full["_en"])
+                self.full_count += full.height
         if out.height:
-            self.lines.append(out)
+            lines.frame = out
+            self.lines.append(lines)
+
+    def _template(self, text: tuple[str, str, str, str]) -> int:
+        code = self.templates.get(text)
+        if code is None:
+            code = self.templates[text] = len(self.templates)
+        return code
+
+    def _variant_codes(self, frame: pl.DataFrame, names: list[str], texts: Callable[..., tuple[str, str, str, str]]
+                       ) -> pl.Series | None:
+        """Template code per row from a few integer key columns (None when there are too many
+        distinct keys or a null): the keys are packed into one Int64 and mapped once per value."""
+        if frame.height == 0:
+            return pl.Series("tpl", [], dtype=pl.UInt32)
+        if any(frame[n].null_count() for n in names):
+            return None
+        bounds = frame.select(*[pl.col(n).min().alias(f"{n}_lo") for n in names],
+                              *[pl.col(n).max().alias(f"{n}_hi") for n in names]).row(0)
+        lows, highs = bounds[: len(names)], bounds[len(names):]
+        packed: pl.Expr = pl.lit(0, dtype=pl.Int64)
+        stride = 1
+        strides = []
+        for n, lo, hi in zip(names, lows, highs, strict=True):
+            strides.append(stride)
+            packed = packed + (pl.col(n) - lo) * stride
+            stride *= hi - lo + 1
+            if stride >= 2**62:
+                return None
+        keys = frame.select(packed.alias("k"))["k"]
+        distinct = keys.unique()
+        if distinct.len() > _VARIANT_LIMIT:
+            return None
+        codes = []
+        for value in distinct.to_list():
+            parts = []
+            for lo, hi, st in zip(lows, highs, strides, strict=True):
+                parts.append(lo + (value // st) % (hi - lo + 1))
+            codes.append(self._template(texts(*parts)))
+        return keys.replace_strict(distinct, codes, return_dtype=pl.UInt32)
 
     # ------------------------------------------------------------------------------------- stages
 
@@ -801,8 +893,7 @@ class _Run:
             pv,
             sched=sched, component=loss.id, line_code=f"{loss.id}.reactive", seq=seq + 2, start="piece_start", end="piece_end",
             qty=pl.col("loss_rfixed") + pl.col("loss_rpct"), unit="kvarh", price=0, amount=pl.lit(0), rule=loss.rule,
-            zh=lambda: pl.format("无功{} {} kvarh（计入功率因数）", pl.lit(loss.label_zh), kwh),
-            en=lambda: pl.format("Reactive {} {} kvarh (counts towards power factor)", pl.lit(loss.label_en), kwh),
+            text=(f"无功{loss.label_zh} ", " kvarh（计入功率因数）", f"Reactive {loss.label_en} ", " kvarh (counts towards power factor)"),
         )
         return pv.drop("loss_fixed", "loss_pct", "loss_rfixed", "loss_rpct", "loss_active", "x_fn", "x_fd")
 
@@ -904,13 +995,12 @@ class _Run:
                 pf_comp = (comp, seq)
         if pf_comp is not None:
             comp, seq = pf_comp
-            mine = self.lines[base_lines_start:]
-            kinds = [i for i, k in enumerate(self.kinds) if k["component"] in comp.applies_to and k["tariff"] == sched.code
-                     and k["version"] == sched.version]
+            kinds = {i for i, k in enumerate(self.kinds) if k["component"] in comp.applies_to and k["tariff"] == sched.code
+                     and k["version"] == sched.version}
+            mine = [ls.frame for ls in self.lines[base_lines_start:] if ls.kind in kinds and "pfe" in ls.frame.columns]
             if mine:
                 base = (
-                    pl.concat([f.select("_a", "kind", "amount_fen", "pfe") for f in mine])
-                    .filter(pl.col("kind").is_in(kinds) & pl.col("pfe"))
+                    pl.concat([f.filter(pl.col("pfe")).select("_a", "amount_fen") for f in mine])
                     .group_by("_a")
                     .agg(pl.col("amount_fen").sum().alias("x_base"))
                 )
@@ -942,8 +1032,7 @@ class _Run:
                     cm_rows, sched=sched, component=comp.id, line_code=f"{comp.id}.combined", seq=seq, qty=pl.col(total),
                     unit="kWh", price=p, amount=amount_fen(pl.col(total), p, mode, max_qty=max_qty, nonnegative=True),
                     rule=comp.rule,
-                    zh=lambda: pl.format("{}（合表）{} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), pl.col("x_qs")),
-                    en=lambda: pl.format("{} (combined meter) {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), pl.col("x_qs")),
+                    text=(f"{label_zh}（合表）", f" kWh × {ptxt} 元/kWh", f"{label_en} (combined meter) ", f" kWh × {ptxt} yuan/kWh"),
                 )
                 rv = rv.filter(~combined)
         if comp.tou_prices is not None:
@@ -972,8 +1061,7 @@ class _Run:
                 self.emit(
                     rv, sched=sched, component=comp.id, line_code=f"{comp.id}.{b}", seq=seq + i, qty=pl.col(qb[i]), unit="kWh",
                     price=p, amount=amount_fen(pl.col(qb[i]), p, mode, max_qty=max_qty, nonnegative=True), rule=comp.rule,
-                    zh=lambda bzh=bzh, ptxt=ptxt: pl.format("{}（{}）{} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), pl.lit(bzh), pl.col("x_qs")),
-                    en=lambda ben=ben, ptxt=ptxt: pl.format("{} ({}) {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), pl.lit(ben), pl.col("x_qs")),
+                    text=(f"{label_zh}（{bzh}）", f" kWh × {ptxt} 元/kWh", f"{label_en} ({ben}) ", f" kWh × {ptxt} yuan/kWh"),
                 )
         if comp.tiers:
             self._tiers(sched, comp, rv, seq + 6, total, max_qty, mode)
@@ -983,8 +1071,7 @@ class _Run:
             self.emit(
                 rv, sched=sched, component=comp.id, line_code=comp.id, seq=seq, qty=pl.col(total), unit="kWh", price=p,
                 amount=amount_fen(pl.col(total), p, mode, max_qty=max_qty, nonnegative=True), rule=comp.rule,
-                zh=lambda: pl.format("{} {} kWh × " + ptxt + " 元/kWh", pl.lit(label_zh), pl.col("x_qs")),
-                en=lambda: pl.format("{} {} kWh × " + ptxt + " yuan/kWh", pl.lit(label_en), pl.col("x_qs")),
+                text=(f"{label_zh} ", f" kWh × {ptxt} 元/kWh", f"{label_en} ", f" kWh × {ptxt} yuan/kWh"),
             )
 
     def _thresholds(self, sched: Schedule, comp: EnergyComponent) -> list[pl.Expr]:
@@ -1041,21 +1128,11 @@ class _Run:
                 qty = (off + q).clip(lo, hi) - off.clip(lo, hi)
             qty_exprs.append(qty.alias(f"x_t{i}"))
         rv = rv.with_columns(qty_exprs)
-        if self.explain:
-            # threshold texts: few distinct values (seasons × allowances), so format each once
-            texts = []
-            for j in range(len(bounds)):
-                column = rv[f"x_hi{j}"]
-                uniq = column.unique()
-                if uniq.len() <= 4096:
-                    mapped = [_milli_text(v) for v in uniq.to_list()]
-                    texts.append(pl.col(f"x_hi{j}").replace_strict(uniq, mapped, return_dtype=pl.String).alias(f"x_hs{j}"))
-                else:
-                    texts.append(fmt_milli(pl.col(f"x_hi{j}")).alias(f"x_hs{j}"))
-            rv = rv.with_columns(texts)
+        pre_zh = "年累计" if annual else ""
+        pre_en = "annual " if annual else ""
+        n = len(comp.tiers)
         for i, tier in enumerate(comp.tiers):
             name_zh = _tier_name_zh(i + 1)
-            bound_zh = self._bound_text(i, len(comp.tiers), annual)
             if tier.price is not None:
                 price, code, zh_kind, en_kind = tier.price, f"{comp.id}.tier{i + 1}", name_zh, f"Tier {i + 1}"
             elif tier.adder:
@@ -1064,9 +1141,24 @@ class _Run:
                 continue
             p = price_e8(price)
             ptxt = fmt_decimal(price)
+            # bounds of the tier: (lo, hi) in Wh, lo = 0 for the first tier, no hi for the last
+            keys = ([pl.col(f"x_hi{i - 1}")] if i > 0 else []) + ([pl.col(f"x_hi{i}")] if i < n - 1 else [])
+
+            def texts(*bounds: int, i: int = i, zh_kind: str = zh_kind, en_kind: str = en_kind, ptxt: str = ptxt
+                      ) -> tuple[str, str, str, str]:
+                lo = _milli_text(bounds[0]) if i > 0 else "0"
+                if i < n - 1:
+                    hi = _milli_text(bounds[-1])
+                    bz, be = f"（{pre_zh}{lo}–{hi} kWh）", f" ({pre_en}{lo}–{hi} kWh)"
+                else:
+                    bz, be = f"（{pre_zh}{lo} kWh 以上）", f" ({pre_en}over {lo} kWh)"
+                return f"{zh_kind}{bz}", f" kWh × {ptxt} 元/kWh", f"{en_kind}{be} ", f" kWh × {ptxt} yuan/kWh"
+
+            bound_zh = self._bound_text(i, n, annual)
             self.emit(
                 rv, sched=sched, component=comp.id, line_code=code, seq=seq + i, qty=pl.col(f"x_t{i}"), unit="kWh", price=p,
                 amount=amount_fen(pl.col(f"x_t{i}"), p, mode, max_qty=max_qty, nonnegative=True), rule=comp.rule,
+                variants=(keys, texts),
                 zh=lambda zh_kind=zh_kind, ptxt=ptxt, bound_zh=bound_zh: pl.format(
                     "{}{}{} kWh × " + ptxt + " 元/kWh", pl.lit(zh_kind), bound_zh[0], pl.col("x_qs")),
                 en=lambda en_kind=en_kind, ptxt=ptxt, bound_zh=bound_zh: pl.format(
@@ -1075,12 +1167,12 @@ class _Run:
 
     @staticmethod
     def _bound_text(i: int, n: int, annual: bool) -> tuple[pl.Expr, pl.Expr]:
-        """'（0–200 kWh）' bounds for the explanation; annual tiers say 年累计."""
+        """'（0–200 kWh）' bounds for the per-row fallback explanation; annual tiers say 年累计."""
         pre_zh = "年累计" if annual else ""
         pre_en = "annual " if annual else ""
-        lo = pl.col(f"x_hs{i - 1}") if i > 0 else pl.lit("0")
+        lo = fmt_milli(pl.col(f"x_hi{i - 1}")) if i > 0 else pl.lit("0")
         if i < n - 1:
-            hi = pl.col(f"x_hs{i}")
+            hi = fmt_milli(pl.col(f"x_hi{i}"))
             return (
                 pl.format("（" + pre_zh + "{}–{} kWh）", lo, hi),
                 pl.format(" (" + pre_en + "{}–{} kWh)", lo, hi),
@@ -1205,11 +1297,17 @@ class _Run:
             max_rate = max([price_e8(item.rate), *[price_e8(v) for v in item.category_rates.values()]])
             zh_label, en_label = item.label_zh, item.label_en
             rate_txt = milli_free_price_text()
+
+            def texts(rate: int, zh_label: str = zh_label, en_label: str = en_label) -> tuple[str, str, str, str]:
+                return f"{zh_label} ", f" kWh × {_price_text(rate)} 元/kWh", f"{en_label} ", f" kWh × {_price_text(rate)} yuan/kWh"
+
             self.emit(
                 rows, sched=sched, component=comp.id, line_code=f"{comp.id}.{item.code}", seq=seq + i, qty=pl.col("b_total"),
                 unit="kWh", price=pl.col("x_rate"),
                 amount=amount_fen(pl.col("b_total"), pl.col("x_rate"), mode, max_qty=max_qty, max_price=max_rate, nonnegative=True),
                 rule=item.rule or comp.rule,
+                text=None if item.category_rates else texts(price_e8(item.rate)),
+                variants=([pl.col("price")], texts) if item.category_rates else None,
                 zh=lambda zh_label=zh_label, rate_txt=rate_txt: pl.format("{} {} kWh × {} 元/kWh", pl.lit(zh_label), pl.col("x_qs"), rate_txt),
                 en=lambda en_label=en_label, rate_txt=rate_txt: pl.format("{} {} kWh × {} yuan/kWh", pl.lit(en_label), pl.col("x_qs"), rate_txt),
             )
@@ -1247,14 +1345,57 @@ class _Run:
 
     # ----------------------------------------------------------------------------------- assemble
 
+    def _explanations(self, placed: Mapping[str, Any]) -> list[pl.Series]:
+        """Explanation texts of the ordered lines in one pass: template lines are prefix +
+        quantity + suffix, gathered from small tables (prefix with the whole kWh, fraction with
+        the suffix, when those tables stay small); the rest take their per-row text."""
+        qty, tpl = placed["qty"], placed["tpl"]
+        if qty.shape[0] == 0:
+            return [pl.Series(name, [], dtype=pl.String) for name in ("explanation_zh", "explanation_en")]
+        by_code = sorted(self.templates.items(), key=lambda kv: kv[1])
+        columns = list(zip(*[t for t, _ in by_code], strict=True)) if by_code else [(), (), (), ()]
+        pre_zh, suf_zh, pre_en, suf_en = (pl.Series(list(c), dtype=pl.String) for c in columns)
+        n_tpl = len(by_code)
+        frame = pl.DataFrame([pl.Series("qty", qty), pl.Series("tpl", tpl)]
+                             + ([pl.Series("fidx", placed["fidx"])] if "fidx" in placed else []))
+        templated = qty[tpl >= 0]
+        lo = int(templated.min()) if templated.size else 0
+        hi = int(templated.max()) if templated.size else 0
+        t = pl.col("tpl").clip(0)
+        q = pl.col("qty")
+        exprs = []
+        if lo >= 0 and hi // 1000 < _WHOLE_LIMIT:
+            whole = _whole_table(hi // 1000 + 1).head(hi // 1000 + 1)
+            qc = q.clip(0, whole.len() * 1000 - 1)  # per-row lines may have other quantities; their template is unused
+            w, f = qc // 1000, qc % 1000
+            if n_tpl * whole.len() <= _PAIR_LIMIT and n_tpl * 1000 <= _PAIR_LIMIT:
+                # two gathers and one concatenation per line: (prefix, whole kWh) and (fraction, suffix)
+                for pre, suf in ((pre_zh, suf_zh), (pre_en, suf_en)):
+                    head, tail = _cross(pre, whole), _cross(MILLI_FRACTIONS, suf)
+                    exprs.append(pl.lit(head).gather(t * whole.len() + w) + pl.lit(tail).gather(f * n_tpl + t))
+            else:
+                for pre, suf in ((pre_zh, suf_zh), (pre_en, suf_en)):
+                    exprs.append(pl.concat_str([pl.lit(pre).gather(t), pl.lit(whole).gather(w), pl.lit(MILLI_FRACTIONS).gather(f),
+                                                pl.lit(suf).gather(t)]))
+        else:
+            for pre, suf in ((pre_zh, suf_zh), (pre_en, suf_en)):
+                exprs.append(pl.concat_str([pl.lit(pre).gather(t), fmt_milli(q), pl.lit(suf).gather(t)]))
+        out = []
+        for expr, full, name in ((exprs[0], self.full_zh, "explanation_zh"), (exprs[1], self.full_en, "explanation_en")):
+            if full:
+                per_row = pl.lit(pl.concat(full, rechunk=True)).gather(pl.col("fidx").clip(0))
+                expr = per_row if n_tpl == 0 else pl.when(pl.col("tpl") >= 0).then(expr).otherwise(per_row)
+            elif n_tpl == 0:
+                expr = pl.lit(None, dtype=pl.String)
+            out.append(expr.alias(name))
+        return frame.lazy().select(out).collect().get_columns()
+
     def _assemble(self, parts: pl.DataFrame, pf: pl.DataFrame) -> RatingResult:
-        """Concatenate line kinds, order them (account order of the input, then date, then the
-        component order of the tariff file), number them, attach the constant columns.
+        """Order the lines (account order of the input, then date, then the component order of the
+        tariff file), number them, attach the constant columns of their kind and the explanations.
 
         When no account is split (one part per account, each kind at most one line per account),
-        the order is computed without sorting: line numbers come from a per-account counter over
-        the kinds in tariff order, and each line's final position is its account's offset plus its
-        line number, so one gather puts the lines in place."""
+        the order is computed without sorting (:func:`_place`)."""
         import numpy as np
 
         ids = self.accounts[ID]
@@ -1263,76 +1404,54 @@ class _Run:
             if self.rejects
             else pl.DataFrame(schema={ID: self.id_dtype, "field": pl.String, "reason": pl.String})
         )
-        cols = ["_a", "kind", "start_date", "end_date", "qty", "price", "amount_fen"]
-        if self.explain:
-            cols += ["explanation_zh", "explanation_en"]
-        frames = [f.select(cols) for f in self.lines]
+        sets, self.lines = self.lines, []
         if rejected.height:
             bad = self.accounts.join(rejected.select(ID).unique(), on=ID, how="semi")["_a"].implode()
-            frames = [f.filter(~pl.col("_a").is_in(bad)) for f in frames]
+            for ls in sets:
+                ls.frame = ls.frame.filter(~pl.col("_a").is_in(bad))
             parts = parts.filter(~pl.col("_a").is_in(bad))
+        sets = [ls for ls in sets if ls.frame.height]
         kinds = pl.DataFrame(
             self.kinds or None,
             schema={"seq": pl.Int64, "tariff": pl.String, "version": pl.String, "component": pl.String,
                     "line_code": pl.String, "unit": pl.String, "rule": pl.String},
         )
         n_acc = self.accounts.height
-        simple = not (self.split or self.has_segments)
-        if simple:
-            frames = sorted((f for f in frames if f.height), key=lambda f: self.kinds[f["kind"][0]]["seq"])
-        # one chunk: gathering from a many-chunk string column is an order of magnitude slower
-        lines = (pl.concat(frames, how="vertical", rechunk=True) if frames
-                 else pl.DataFrame(schema={c: _LINE_DTYPES[c] for c in cols}))
         counts = np.zeros(n_acc, dtype=np.int64)
-        if simple:
-            a = lines["_a"].to_numpy().astype(np.int64)
-            numbers = np.empty(a.shape[0], dtype=np.int64)
-            at = 0
-            for f in frames:  # kinds in tariff order; an account appears at most once per kind
-                rows = a[at: at + f.height]
-                numbers[at: at + f.height] = counts[rows] + 1
-                counts[rows] += 1
-                at += f.height
-            offsets = np.cumsum(counts) - counts
-            place = np.empty(a.shape[0], dtype=np.int64)
-            place[offsets[a] + numbers - 1] = np.arange(a.shape[0], dtype=np.int64)
-            lines = lines.with_columns(pl.Series("line_no", numbers, dtype=pl.Int32))[place]
+        if self.fixed_dates:
+            sets.sort(key=lambda ls: self.kinds[ls.kind]["seq"])
+            placed = _place(sets, counts, self.explain, _days(self.ps), _days(self.pe))
         else:
-            seqs = kinds["seq"].cast(pl.Int64)
-            day = (pl.col("start_date") - pl.lit(self.ps)).dt.total_days().cast(pl.Int64)
-            order_key = (pl.col("_a").cast(pl.Int64) * (1 << 22)) + day * (1 << 12) + pl.lit(seqs).gather(pl.col("kind"))
-            lines = lines.with_columns(order_key.alias("_k")).sort("_k").drop("_k")
-            idx = pl.int_range(pl.len(), dtype=pl.Int64)
-            new = (pl.col("_a") != pl.col("_a").shift(1)).fill_null(True)
-            lines = lines.with_columns(
-                (idx - pl.when(new).then(idx).otherwise(None).forward_fill() + 1).cast(pl.Int32).alias("line_no"))
-            a_sorted = lines["_a"].to_numpy().astype(np.int64)
-            np.add.at(counts, a_sorted, 1)
-        kind = lines["kind"]
+            placed = self._sorted(sets, counts, kinds)
+        del sets
+        kind = pl.Series("kind", placed["kind"])
         explanations = (
-            [lines["explanation_zh"], lines["explanation_en"]]
+            self._explanations(placed)
             if self.explain
-            else [pl.repeat(None, lines.height, dtype=pl.String, eager=True).alias("explanation_zh"),
-                  pl.repeat(None, lines.height, dtype=pl.String, eager=True).alias("explanation_en")]
+            else [pl.repeat(None, kind.len(), dtype=pl.String, eager=True).alias("explanation_zh"),
+                  pl.repeat(None, kind.len(), dtype=pl.String, eager=True).alias("explanation_en")]
         )
+        a = placed["_a"]
+        account = pl.Series(ID, ids.to_numpy()[a]) if self.id_dtype == pl.Int64 else ids.gather(pl.Series(a)).alias(ID)
         final = pl.DataFrame([
-            ids.gather(lines["_a"]).alias(ID),
-            lines["line_no"],
+            account,
+            pl.Series("line_no", placed["line_no"]),
             kinds["tariff"].gather(kind),
             kinds["version"].gather(kind),
-            lines["start_date"],
-            lines["end_date"],
+            pl.Series("start_date", placed["start_date"]).cast(pl.Date),
+            pl.Series("end_date", placed["end_date"]).cast(pl.Date),
             kinds["component"].gather(kind),
             kinds["line_code"].gather(kind),
-            _decimal_series(lines["qty"], 3).alias("quantity"),
+            _decimal_array(placed["qty"], 3).alias("quantity"),
             kinds["unit"].gather(kind),
-            _decimal_series(lines["price"], 8).alias("unit_price"),
-            lines["amount_fen"],
+            _decimal_array(placed["price"], 8).alias("unit_price"),
+            pl.Series("amount_fen", placed["amount_fen"]),
             kinds["rule"].gather(kind),
             *explanations,
         ]).select(list(LINES_SCHEMA))
         # per-account sums over the now contiguous lines: exact Int64, no float
-        amounts = lines["amount_fen"].to_numpy()
+        amounts = placed["amount_fen"]
+        del placed
         has = np.nonzero(counts)[0]
         starts = (np.cumsum(counts) - counts)[has]
         # totals by account position (scatter into arrays indexed by _a instead of joining)
@@ -1361,6 +1480,96 @@ class _Run:
         ])
         return RatingResult(lines=final, totals=totals, rejected=rejected)
 
+    def _sorted(self, sets: list[_LineSet], counts: Any, kinds: pl.DataFrame) -> dict[str, Any]:
+        """Lines of a run with split accounts, ordered by a sort on (account, start day, kind)."""
+        import numpy as np
+
+        cols = ["_a", "kind", "start_date", "end_date", "qty", "price", "amount_fen"] + (["tpl", "fidx"] if self.explain else [])
+        frames = []
+        for ls in sets:
+            f = ls.frame
+            frames.append(f.select(
+                pl.col("_a"),
+                pl.lit(ls.kind, dtype=pl.UInt32).alias("kind"),
+                pl.col("start_date"),
+                pl.col("end_date"),
+                pl.col("qty"),
+                pl.col("price") if ls.price is None else pl.lit(ls.price, dtype=pl.Int64).alias("price"),
+                pl.col("amount_fen"),
+                *([pl.col("tpl") if "tpl" in f.columns else pl.lit(-1 if ls.tpl is None else ls.tpl, dtype=pl.Int32).alias("tpl"),
+                   pl.col("fidx") if "fidx" in f.columns else pl.lit(-1, dtype=pl.Int64).alias("fidx")] if self.explain else []),
+            ))
+        lines = (pl.concat(frames, how="vertical", rechunk=True) if frames
+                 else pl.DataFrame(schema={c: (pl.Int32 if c == "tpl" else _LINE_DTYPES[c]) for c in cols}))
+        seqs = kinds["seq"].cast(pl.Int64)
+        day = (pl.col("start_date") - pl.lit(self.ps)).dt.total_days().cast(pl.Int64)
+        order_key = (pl.col("_a").cast(pl.Int64) * (1 << 22)) + day * (1 << 12) + pl.lit(seqs).gather(pl.col("kind"))
+        lines = lines.with_columns(order_key.alias("_k")).sort("_k").drop("_k")
+        idx = pl.int_range(pl.len(), dtype=pl.Int64)
+        new = (pl.col("_a") != pl.col("_a").shift(1)).fill_null(True)
+        lines = lines.with_columns(
+            (idx - pl.when(new).then(idx).otherwise(None).forward_fill() + 1).cast(pl.Int32).alias("line_no"))
+        placed = {c: lines[c].to_physical().to_numpy() for c in [*cols, "line_no"]}
+        np.add.at(counts, placed["_a"].astype(np.int64), 1)
+        return placed
+
+
+def _days(d: date) -> int:
+    return (d - date(1970, 1, 1)).days
+
+
+def _cross(left: pl.Series, right: pl.Series) -> pl.Series:
+    """Every left text followed by every right text, left-major: entry i × len(right) + j."""
+    return pl.DataFrame({"l": left}).join(pl.DataFrame({"r": right}), how="cross").select(
+        pl.concat_str("l", "r"))["l"]
+
+
+def _place(sets: list[_LineSet], counts: Any, explain: bool, start_day: int, end_day: int) -> dict[str, Any]:
+    """Lines of unsplit accounts in their final order without a sort or a gather: kinds come in
+    tariff order and an account appears at most once per kind, so a line's number is its
+    account's running count and its row is the account's offset plus that number. Each kind's
+    rows are in account order, so every column is written with one increasing scatter, and
+    what a kind shares (kind, price, template, dates) is written as a scalar.
+    ``tpl``/``fidx`` come out with -1 for "none"."""
+    import numpy as np
+
+    where = []
+    for ls in sets:
+        a = ls.frame["_a"].to_numpy()
+        number = counts[a] + 1
+        counts[a] = number
+        where.append((a, number))
+    offsets = np.cumsum(counts) - counts
+    total = int(counts.sum())
+    out = {
+        "_a": np.empty(total, dtype=np.uint32),
+        "kind": np.empty(total, dtype=np.uint32),
+        "qty": np.empty(total, dtype=np.int64),
+        "price": np.empty(total, dtype=np.int64),
+        "amount_fen": np.empty(total, dtype=np.int64),
+        "line_no": np.empty(total, dtype=np.int32),
+        "start_date": np.full(total, start_day, dtype=np.int32),
+        "end_date": np.full(total, end_day, dtype=np.int32),
+    }
+    if explain:
+        out["tpl"] = np.empty(total, dtype=np.int32)
+        if any("fidx" in ls.frame.columns for ls in sets):
+            out["fidx"] = np.full(total, -1, dtype=np.int64)
+    for ls, (a, number) in zip(sets, where, strict=True):
+        f = ls.frame
+        pos = offsets[a] + number - 1
+        out["_a"][pos] = a
+        out["kind"][pos] = ls.kind
+        out["line_no"][pos] = number
+        out["qty"][pos] = f["qty"].to_numpy()
+        out["amount_fen"][pos] = f["amount_fen"].to_numpy()
+        out["price"][pos] = ls.price if ls.price is not None else f["price"].to_numpy()
+        if explain:
+            out["tpl"][pos] = ls.tpl if ls.tpl is not None else (f["tpl"].to_numpy() if "tpl" in f.columns else -1)
+            if "fidx" in f.columns:
+                out["fidx"][pos] = f["fidx"].to_numpy()
+    return out
+
 
 def _aligned(left: pl.DataFrame, right: pl.DataFrame, *, segment: bool = True) -> bool:
     """True when ``right`` has exactly the rows of ``left`` in the same key order, so columns can be
@@ -1372,6 +1581,18 @@ def _aligned(left: pl.DataFrame, right: pl.DataFrame, *, segment: bool = True) -
     if segment and "segment" in right.columns:
         return bool(left["segment"].equals(right["segment"]))
     return True
+
+
+def _decimal_array(values: Any, scale: int) -> pl.Series:
+    """Scaled Int64 numpy array (no nulls) → Decimal(38, scale), reinterpreted as Arrow decimal128."""
+    import numpy as np
+    import pyarrow as pa
+
+    wide = np.empty((values.shape[0], 2), dtype=np.int64)
+    wide[:, 0] = values
+    wide[:, 1] = values >> 63  # sign extension to 128 bits (little-endian)
+    array = pa.Array.from_buffers(pa.decimal128(38, scale), values.shape[0], [None, pa.py_buffer(wide)], null_count=0)
+    return pl.Series("", array)
 
 
 def _decimal_series(values: pl.Series, scale: int) -> pl.Series:
@@ -1411,7 +1632,33 @@ _LINE_DTYPES: Mapping[str, Any] = {
     "rule": pl.String,
     "explanation_zh": pl.String,
     "explanation_en": pl.String,
+    "tpl": pl.UInt32,
+    "fidx": pl.Int64,
 }
+
+
+def _price_text(e8: int) -> str:
+    """Python twin of milli_free_price_text for one price."""
+    a = abs(e8)
+    frac = f"{a % PRICE_UNIT:08d}".rstrip("0")
+    return f"{a // PRICE_UNIT}" + (f".{frac}" if frac else "")
+
+
+_WHOLE_LIMIT = 1 << 20
+_VARIANT_LIMIT = 4096  # distinct template keys of one line kind; more → per-row explanations
+_PAIR_LIMIT = 1 << 16  # entries of a (prefix, whole kWh) or (fraction, suffix) table
+_WHOLE: list[pl.Series] = []
+
+
+def _whole_table(size: int) -> pl.Series:
+    """'0', '1', … as a string series of at least ``size`` entries (kept and grown by doubling):
+    gathering the whole part of a quantity from it is much cheaper than formatting integers."""
+    if not _WHOLE or _WHOLE[0].len() < size:
+        n = 1024
+        while n < size:
+            n *= 2
+        _WHOLE[:] = [pl.int_range(0, n, dtype=pl.Int64, eager=True).cast(pl.String)]
+    return _WHOLE[0]
 
 
 def milli_free_price_text() -> pl.Expr:

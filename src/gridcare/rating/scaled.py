@@ -88,14 +88,14 @@ def milli_to_decimal(expr: pl.Expr, scale: int = 3) -> pl.Expr:
     return expr.cast(pl.Decimal(38, scale)) * pl.lit(Decimal(1).scaleb(-scale), dtype=pl.Decimal(38, scale))
 
 
-_MILLI_FRACTIONS = pl.Series("frac", ["", *("." + f"{i:03d}".rstrip("0") for i in range(1, 1000))])
+MILLI_FRACTIONS = pl.Series("frac", ["", *("." + f"{i:03d}".rstrip("0") for i in range(1, 1000))])
 
 
 def fmt_milli(expr: pl.Expr) -> pl.Expr:
     """Milli-units as a plain decimal string without trailing zeros: 200000 → '200', 12081 → '12.081'.
     The fraction comes from a 1000-entry table (a gather), which is much cheaper than formatting."""
     a = expr.abs()
-    text = pl.concat_str([(a // 1000).cast(pl.String), pl.lit(_MILLI_FRACTIONS).gather(a % 1000)])
+    text = pl.concat_str([(a // 1000).cast(pl.String), pl.lit(MILLI_FRACTIONS).gather(a % 1000)])
     return pl.when(expr < 0).then(pl.lit("-") + text).otherwise(text)
 
 
