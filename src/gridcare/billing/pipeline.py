@@ -19,7 +19,14 @@ import polars as pl
 from gridcare.billing.config import AuditConfig
 from gridcare.billing.models import Bill, BillException, BillingRunSkip, BillLine, BillRead
 from gridcare.core.periods import month_period
-from gridcare.metering.bulk import bulk_insert, bulk_insert_frame, fetch_frame_in
+from gridcare.metering.bulk import (
+    analyze,
+    bulk_insert,
+    bulk_insert_frame,
+    fetch_frame_in,
+    is_postgresql,
+    reserve_ids,
+)
 from gridcare.metering.calendar import calendar_map, period_bounds
 from gridcare.metering.selectors import (
     MeterContext,
@@ -547,7 +554,7 @@ def bill_accounts(
     bill_fields = ["number", "account", "org_unit", "period_code", "version", "kind", "status", "run", "start_date",
                    "end_date", "tariff_code", "total_fen", "energy_wh", "cos_phi", "estimated", "sampled", "corrects",
                    "reason", "prepared_by", "payment_reference", "created_at"]
-    bulk_insert(Bill, bill_fields, (
+    rows = (
         (bill_number(Bill.Kind.INVOICE, spec.period_code, number, spec.version), acc_id, unit_id, spec.period_code,
          spec.version, Bill.Kind.INVOICE, Bill.Status.DRAFT, spec.run_id, start, end, tariff, total_fen, billed_wh,
          None if cos is None else Decimal(cos), est, acc_id in sampled, spec.corrects_id, spec.reason[:255],
@@ -555,12 +562,20 @@ def bill_accounts(
         for acc_id, number, unit_id, start, end, tariff, total_fen, billed_wh, cos, est in features.select(
             "account_id", "number", "org_unit_id", "start_date", "end_date", "tariff", "total_fen", "billed_wh",
             "cos_phi", "estimated").iter_rows()
-    ))
-    ids = fetch_frame_in(
-        "SELECT id, account_id FROM billing_bill WHERE account_id IN ({ids}) AND period_code = %s AND version = %s "
-        "AND kind = 'invoice'", features["account_id"].to_list(), [spec.period_code, spec.version],
-        {"bill_id": pl.Int64, "account_id": pl.Int64},
     )
+    reserved = reserve_ids(Bill, features.height)
+    if reserved is not None:
+        # PostgreSQL: ids drawn from the sequence and COPYed with the rows, so nothing is read back.
+        bulk_insert(Bill, ["id", *bill_fields], ((bill_id, *row) for bill_id, row in zip(reserved, rows, strict=True)))
+        ids = pl.DataFrame({"bill_id": reserved, "account_id": features["account_id"]},
+                           schema={"bill_id": pl.Int64, "account_id": pl.Int64})
+    else:
+        bulk_insert(Bill, bill_fields, rows)
+        ids = fetch_frame_in(
+            "SELECT id, account_id FROM billing_bill WHERE account_id IN ({ids}) AND period_code = %s "
+            "AND version = %s AND kind = 'invoice'", features["account_id"].to_list(), [spec.period_code, spec.version],
+            {"bill_id": pl.Int64, "account_id": pl.Int64},
+        )
     bill_of = dict(zip(ids["account_id"].to_list(), ids["bill_id"].to_list(), strict=True))
     out.bill_ids = ids["bill_id"].to_list()
     if lines is not None and lines.height:
@@ -594,6 +609,18 @@ def bill_accounts(
     if before_commit is not None:
         before_commit(len(account_ids))
     return out
+
+
+# A run that wrote at least this many bills refreshes the planner statistics of the billing tables.
+STATISTICS_AFTER_BILLS = 1000
+
+
+def refresh_statistics(bills_written: int) -> None:
+    """After a large run, ANALYZE the tables it filled (PostgreSQL). Approving the batch is an
+    UPDATE with an anti-join on open exceptions; planned with the statistics of the empty tables
+    it became a nested loop over the status index (4.7 s instead of 0.4 s for 10,000 bills)."""
+    if bills_written >= STATISTICS_AFTER_BILLS and is_postgresql():
+        analyze("billing_bill", "billing_billexception", "billing_billline", "billing_billread")
 
 
 def due_date_for(issue_day: date, due_days: int) -> date:

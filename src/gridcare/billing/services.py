@@ -37,7 +37,7 @@ from gridcare.billing.models import (
     BillLine,
     BillRead,
 )
-from gridcare.billing.pipeline import BillSpec, ChunkOutcome, bill_accounts
+from gridcare.billing.pipeline import BillSpec, ChunkOutcome, bill_accounts, refresh_statistics
 from gridcare.billing.signals import bills_issued
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.money import fen_to_yuan
@@ -299,6 +299,7 @@ def billing_run_execute(*, run_id: int, as_of: datetime, progress: ProgressFn | 
         audit_record(actor=None, action=AuditEvent.Action.ACTION, object_type="billing_run", object_id=run.pk,
                      summary=f"run {run.period_code} completed: {run.billed_accounts} bills, "
                              f"{run.skipped_accounts} skipped", at=as_of)
+    refresh_statistics(run.billed_accounts)
     if progress:
         progress(run)
     return run

@@ -81,6 +81,18 @@ def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
     return count
 
 
+def reserve_ids(model: type[models.Model], n: int) -> list[int] | None:
+    """`n` primary keys drawn from the table's sequence (PostgreSQL), so rows can be COPYed with
+    their ids and their children written without reading the ids back; None on SQLite."""
+    if not is_postgresql() or n <= 0:
+        return None
+    table = model._meta.db_table
+    column = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, column, n])
+        return [r[0] for r in cursor.fetchall()]
+
+
 def analyze(*tables: str) -> None:
     """Refresh the planner's statistics after a bulk load. Without them SQLite picks the status
     index for a read query and scans every read instead of the day's few thousand."""
@@ -214,7 +226,13 @@ def placeholders(n: int) -> str:
 def fetch_frame_in(sql_template: str, ids: Sequence[Any], extra: Sequence[Any],
                    schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """`fetch_frame` over an id list of any length: `sql_template` has one `{ids}` placeholder list,
-    filled chunk by chunk, followed by `extra` parameters."""
+    filled chunk by chunk, followed by `extra` parameters. On PostgreSQL `IN ({ids})` becomes
+    `= ANY(%s)` with the whole list as one array parameter: one statement instead of one per 5,000
+    ids, and binding one array is 2–4× cheaper than 5,000 parameters."""
+    if is_postgresql() and sql_template.count("IN ({ids})") == 1:
+        if not ids:
+            return pl.DataFrame(schema=schema)
+        return fetch_frame(sql_template.replace("IN ({ids})", "= ANY(%s)"), [list(ids), *extra], schema)
     frames = [
         fetch_frame(sql_template.format(ids=placeholders(len(chunk))), [*chunk, *extra], schema)
         for chunk in in_chunks(list(ids))
