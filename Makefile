@@ -39,7 +39,7 @@ test-browser: install
 	@$(BIN)/pytest -q -m browser tests/browser $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no browser tests collected"; fi; exit $$rc
 
 lint: install
-	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests scripts $(wildcard bench)
 	$(BIN)/lint-imports
 
 bench: install

@@ -1,19 +1,27 @@
-"""Regenerate the service desk's zh_Hans catalogue (maintainer tool, needs GNU gettext).
+"""zh-Hans translation table of the service desk and the visit programme (context "service", see gridcare.service.i18n).
 
-Usage, from the repository root: `.venv/bin/python src/gridcare/service/locale/translate.py`
-extracts every msgid of the service app, its templates (web/templates/web/service/) and its
-views (service.py, portal_tickets.py), writes zh_Hans/LC_MESSAGES/django.po and compiles django.mo. Every msgid found must have
-a translation here; a missing one fails loudly.
+Data only: `.venv/bin/python scripts/catalogue.py service` writes zh_Hans/LC_MESSAGES/django.po and
+compiles django.mo from it (see docs/decisions/0004-app-translation-catalogues.md).
 """
 
-import glob
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
+CONFIG = {
+    "comment": (
+        "zh_Hans translations (context \"service\") of the service desk's strings (models, services, console, portal and survey pages\n"
+        "under web/templates/web/service/). Generated from locale/zh.py by scripts/catalogue.py; do not edit."
+    ),
+    "extract": True,
+    "templates": ["src/gridcare/web/templates/web/service/*.html", "src/gridcare/web/templates/web/visits/*.html"],
+    "sources": [
+        "src/gridcare/service/**/*.py",
+        "src/gridcare/visits/**/*.py",
+        "src/gridcare/web/views/service.py",
+        "src/gridcare/web/views/portal_tickets.py",
+        "src/gridcare/web/views/visits.py",
+    ],
+    "context": "service",
+}
 
-ZH: dict[str, str] = {
+ZH: dict[str | tuple[str, str], str] = {
     '%(field)s is longer than %(n)s characters': '%(field)s 超过 %(n)s 个字符',
     '%(field)s is required': '%(field)s 为必填项',
     '%(n)s days': '%(n)s 天',
@@ -486,77 +494,3 @@ ZH: dict[str, str] = {
     'your role may not do this (%(capability)s)': '您的角色无权执行此操作（%(capability)s）',
     '首问负责人': '首问负责人',
 }
-
-HEADER = '''# zh_Hans translations (context "service") of the service desk's strings (models, services, console, portal and survey pages
-# under web/templates/web/service/). Regenerate with locale/translate.py; compile with msgfmt.
-msgid ""
-msgstr ""
-"Project-Id-Version: gridcare\\n"
-"Language: zh_Hans\\n"
-"MIME-Version: 1.0\\n"
-"Content-Type: text/plain; charset=UTF-8\\n"
-"Content-Transfer-Encoding: 8bit\\n"
-"Plural-Forms: nplurals=1; plural=0;\\n"
-'''
-
-
-def msgids(pot: str) -> list[str]:
-    out, current, inside = [], None, False
-    for line in pot.splitlines():
-        if line.startswith("msgid "):
-            current, inside = line[6:].strip()[1:-1], True
-        elif inside and line.startswith('"'):
-            current += line.strip()[1:-1]
-        else:
-            if inside and current:
-                out.append(current.encode().decode("unicode_escape").encode("latin-1").decode("utf-8"))
-            inside = False
-    return out
-
-
-def esc(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def extract(pot_path: str) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcare.settings")
-    import django
-    from django.utils.translation.template import templatize
-
-    django.setup()
-    tmp = Path(tempfile.mkdtemp())
-    files = []
-    templates = glob.glob("src/gridcare/web/templates/web/service/*.html") + glob.glob(
-        "src/gridcare/web/templates/web/visits/*.html")
-    for t in sorted(templates):
-        out = tmp / f"{Path(t).parent.name}-{Path(t).name}.py"  # service/home.html and visits/home.html
-        out.write_text(templatize(Path(t).read_text(encoding="utf-8"), origin=t), encoding="utf-8")
-        files.append(str(out))
-    files += [f for f in glob.glob("src/gridcare/service/**/*.py", recursive=True) if "/locale/" not in f]
-    # The visit programme shares the "service" context and this catalogue.
-    files += glob.glob("src/gridcare/visits/**/*.py", recursive=True)
-    files += ["src/gridcare/web/views/service.py", "src/gridcare/web/views/portal_tickets.py",
-              "src/gridcare/web/views/visits.py"]
-    subprocess.run(["xgettext", "--language=Python", "--from-code=UTF-8", "--keyword=_", "--keyword=_lazy",
-                    "--keyword=pgettext:1c,2", "--keyword=pgettext_lazy:1c,2", "--no-location", "--sort-output",
-                    "-o", pot_path, *files], check=True)
-
-
-def main(pot_path: str) -> None:
-    ids = sorted(set(msgids(Path(pot_path).read_text(encoding="utf-8"))))
-    missing = [i for i in ids if i not in ZH]
-    if missing:
-        sys.exit("missing translations:\n" + "\n".join(missing))
-    # Every string lives in the "service" context (gridcare.service.i18n), so ours and other apps'
-    # translations of the same English word never overwrite each other.
-    body = "".join(f'\nmsgctxt "service"\nmsgid "{esc(i)}"\nmsgstr "{esc(ZH[i])}"\n' for i in ids)
-    po = Path(__file__).with_name("zh_Hans").joinpath("LC_MESSAGES", "django.po")
-    po.write_text(HEADER + body, encoding="utf-8")
-    subprocess.run(["msgfmt", "-o", str(po.with_suffix(".mo")), str(po)], check=True)
-
-
-if __name__ == "__main__":
-    pot = sys.argv[1] if len(sys.argv) > 1 else str(Path(tempfile.mkdtemp()) / "service.pot")
-    if len(sys.argv) == 1:
-        extract(pot)
-    main(pot)

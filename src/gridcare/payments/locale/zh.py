@@ -1,19 +1,24 @@
-"""Regenerate the payments app's zh_Hans catalogue (maintainer tool, needs GNU gettext).
+"""zh-Hans translation table of the payments app (models, console and portal pages, views).
 
-Usage, from the repository root: `.venv/bin/python src/gridcare/payments/locale/translate.py`
-extracts every msgid of the payments app, its templates (web/templates/web/payments/) and its
-views, writes zh_Hans/LC_MESSAGES/django.po and compiles django.mo. Every msgid found must have
-a translation here; a missing one fails loudly.
+Data only: `.venv/bin/python scripts/catalogue.py payments` writes zh_Hans/LC_MESSAGES/django.po and
+compiles django.mo from it (see docs/decisions/0004-app-translation-catalogues.md).
 """
 
-import glob
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
+CONFIG = {
+    "comment": (
+        "zh_Hans translations of the payments app's strings (models, console and portal pages under\n"
+        "web/templates/web/payments/). Generated from locale/zh.py by scripts/catalogue.py; do not edit."
+    ),
+    "extract": True,
+    "templates": ["src/gridcare/web/templates/web/payments/*.html"],
+    "sources": [
+        "src/gridcare/payments/**/*.py",
+        "src/gridcare/web/views/payments.py",
+        "src/gridcare/web/views/portal_payments.py",
+    ],
+}
 
-ZH = {
+ZH: dict[str | tuple[str, str], str] = {
     "%(d)s days overdue": "逾期 %(d)s 天",
     "A positive balance is owed by the customer; a negative balance is credit held for the customer.":
         "余额为正表示客户欠费，为负表示客户预存/溢缴余额。",
@@ -87,70 +92,3 @@ ZH = {
     "source (gateway, bank or agency code)": "来源（网关、银行或代收机构代码）",
     "voucher or redemption reference": "券号或兑换流水号", "your own request": "本人申请", "yuan": "元",
 }
-
-HEADER = '''# zh_Hans translations of the payments app's strings (models, console and portal pages under
-# web/templates/web/payments/). Regenerate with locale/translate.py; compile with msgfmt.
-msgid ""
-msgstr ""
-"Project-Id-Version: gridcare\\n"
-"Language: zh_Hans\\n"
-"MIME-Version: 1.0\\n"
-"Content-Type: text/plain; charset=UTF-8\\n"
-"Content-Transfer-Encoding: 8bit\\n"
-"Plural-Forms: nplurals=1; plural=0;\\n"
-'''
-
-
-def msgids(pot: str) -> list[str]:
-    out, current, inside = [], None, False
-    for line in pot.splitlines():
-        if line.startswith("msgid "):
-            current, inside = line[6:].strip()[1:-1], True
-        elif inside and line.startswith('"'):
-            current += line.strip()[1:-1]
-        else:
-            if inside and current:
-                out.append(current.encode().decode("unicode_escape").encode("latin-1").decode("utf-8"))
-            inside = False
-    return out
-
-
-def esc(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def extract(pot_path: str) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcare.settings")
-    import django
-    from django.utils.translation.template import templatize
-
-    django.setup()
-    tmp = Path(tempfile.mkdtemp())
-    files = []
-    for t in sorted(glob.glob("src/gridcare/web/templates/web/payments/*.html")):
-        out = tmp / (Path(t).name + ".py")
-        out.write_text(templatize(Path(t).read_text(encoding="utf-8"), origin=t), encoding="utf-8")
-        files.append(str(out))
-    files += [f for f in glob.glob("src/gridcare/payments/**/*.py", recursive=True) if "/locale/" not in f]
-    files += ["src/gridcare/web/views/payments.py", "src/gridcare/web/views/portal_payments.py"]
-    subprocess.run(["xgettext", "--language=Python", "--from-code=UTF-8", "--keyword=gettext_lazy",
-                    "--keyword=gettext", "--keyword=_", "--no-location", "--sort-output", "-o", pot_path, *files],
-                   check=True)
-
-
-def main(pot_path: str) -> None:
-    ids = sorted(set(msgids(Path(pot_path).read_text(encoding="utf-8"))))
-    missing = [i for i in ids if i not in ZH]
-    if missing:
-        sys.exit("missing translations:\n" + "\n".join(missing))
-    body = "".join(f'\nmsgid "{esc(i)}"\nmsgstr "{esc(ZH[i])}"\n' for i in ids)
-    po = Path(__file__).with_name("zh_Hans").joinpath("LC_MESSAGES", "django.po")
-    po.write_text(HEADER + body, encoding="utf-8")
-    subprocess.run(["msgfmt", "-o", str(po.with_suffix(".mo")), str(po)], check=True)
-
-
-if __name__ == "__main__":
-    pot = sys.argv[1] if len(sys.argv) > 1 else str(Path(tempfile.mkdtemp()) / "payments.pot")
-    if len(sys.argv) == 1:
-        extract(pot)
-    main(pot)

@@ -1,19 +1,24 @@
-"""Regenerate the assistant app's zh_Hans catalogue (maintainer tool, needs GNU gettext).
+"""zh-Hans translation table of the assistant app (models, console and portal pages, views).
 
-Usage, from the repository root: `.venv/bin/python src/gridcare/assistant/locale/translate.py`
-extracts every msgid of the assistant app, its pages (web/templates/web/assistant/) and its views
-(web/views/assistant.py, web/views/portal_assistant.py), writes zh_Hans/LC_MESSAGES/django.po and
-compiles django.mo. Every msgid found must have a translation here; a missing one fails loudly.
+Data only: `.venv/bin/python scripts/catalogue.py assistant` writes zh_Hans/LC_MESSAGES/django.po and
+compiles django.mo from it (see docs/decisions/0004-app-translation-catalogues.md).
 """
 
-import glob
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
+CONFIG = {
+    "comment": (
+        "zh_Hans translations of the assistant app's strings (models, console and portal pages under\n"
+        "web/templates/web/assistant/). Generated from locale/zh.py by scripts/catalogue.py; do not edit."
+    ),
+    "extract": True,
+    "templates": ["src/gridcare/web/templates/web/assistant/*.html"],
+    "sources": [
+        "src/gridcare/assistant/**/*.py",
+        "src/gridcare/web/views/assistant.py",
+        "src/gridcare/web/views/portal_assistant.py",
+    ],
+}
 
-ZH = {
+ZH: dict[str | tuple[str, str], str] = {
     "%(n)s contacts inspected, %(r)s waiting for review.": "已质检 %(n)s 次服务，%(r)s 次待复核。",
     "%(n)s nodes": "%(n)s 个节点",
     "%(n)s nodes, menus at most %(d)s levels deep; after %(r)s wrong keys the caller is transferred to a person.":
@@ -68,71 +73,3 @@ ZH = {
     "source": "依据来源", "started at": "开始时间", "status": "状态", "tags": "标签", "title": "标题",
     "version": "版本", "version %(n)s, published %(d)s": "第 %(n)s 版，%(d)s 发布", "work order": "工单",
 }
-
-HEADER = '''# zh_Hans translations of the assistant app's strings (models, console and portal pages under
-# web/templates/web/assistant/). Regenerate with locale/translate.py; compile with msgfmt.
-msgid ""
-msgstr ""
-"Project-Id-Version: gridcare\\n"
-"Language: zh_Hans\\n"
-"MIME-Version: 1.0\\n"
-"Content-Type: text/plain; charset=UTF-8\\n"
-"Content-Transfer-Encoding: 8bit\\n"
-"Plural-Forms: nplurals=1; plural=0;\\n"
-'''
-
-
-def msgids(pot: str) -> list[str]:
-    out, current, inside = [], None, False
-    for line in pot.splitlines():
-        if line.startswith("msgid "):
-            current, inside = line[6:].strip()[1:-1], True
-        elif inside and line.startswith('"'):
-            current += line.strip()[1:-1]
-        else:
-            if inside and current:
-                out.append(current.encode().decode("unicode_escape").encode("latin-1").decode("utf-8"))
-            inside = False
-    return out
-
-
-def esc(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def extract(pot_path: str) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcare.settings")
-    import django
-    from django.utils.translation.template import templatize
-
-    django.setup()
-    tmp = Path(tempfile.mkdtemp())
-    files = []
-    for t in sorted(glob.glob("src/gridcare/web/templates/web/assistant/*.html")):
-        out = tmp / (Path(t).name + ".py")
-        out.write_text(templatize(Path(t).read_text(encoding="utf-8"), origin=t), encoding="utf-8")
-        files.append(str(out))
-    files += [f for f in glob.glob("src/gridcare/assistant/**/*.py", recursive=True)
-              if "/locale/" not in f and "/migrations/" not in f]
-    files += ["src/gridcare/web/views/assistant.py", "src/gridcare/web/views/portal_assistant.py"]
-    subprocess.run(["xgettext", "--language=Python", "--from-code=UTF-8", "--keyword=gettext_lazy",
-                    "--keyword=gettext", "--keyword=_", "--no-location", "--sort-output", "-o", pot_path, *files],
-                   check=True)
-
-
-def main(pot_path: str) -> None:
-    ids = sorted(set(msgids(Path(pot_path).read_text(encoding="utf-8"))))
-    missing = [i for i in ids if i not in ZH]
-    if missing:
-        sys.exit("missing translations:\n" + "\n".join(missing))
-    body = "".join(f'\nmsgid "{esc(i)}"\nmsgstr "{esc(ZH[i])}"\n' for i in ids)
-    po = Path(__file__).with_name("zh_Hans").joinpath("LC_MESSAGES", "django.po")
-    po.write_text(HEADER + body, encoding="utf-8")
-    subprocess.run(["msgfmt", "-o", str(po.with_suffix(".mo")), str(po)], check=True)
-
-
-if __name__ == "__main__":
-    pot = sys.argv[1] if len(sys.argv) > 1 else str(Path(tempfile.mkdtemp()) / "assistant.pot")
-    if len(sys.argv) == 1:
-        extract(pot)
-    main(pot)
