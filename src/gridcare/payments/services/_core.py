@@ -112,6 +112,13 @@ def lock_headers(account_ids: Sequence[int]) -> set[int]:
     table, account_t = qn(AccountLedger), connection.ops.quote_name("customers_account")
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"INSERT INTO {table} (account_id, balance_fen, prepaid, entries) "
+                           f"SELECT a.id, 0, false, 0 FROM {account_t} a WHERE a.id = ANY(%s) "
+                           "ON CONFLICT (account_id) DO NOTHING", [ids])
+            cursor.execute(f"SELECT account_id, prepaid FROM {table} WHERE account_id = ANY(%s) "
+                           "ORDER BY account_id FOR UPDATE", [ids])
+            return {a for a, p in cursor.fetchall() if p}
         for lo in range(0, len(ids), 5000):
             chunk = ids[lo:lo + 5000]
             marks = placeholders(len(chunk))

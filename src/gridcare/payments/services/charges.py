@@ -215,24 +215,6 @@ class BillSyncResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (bill id, reason)
 
 
-def _unposted_bills(account_ids: list[int] | None, limit: int):
-    from gridcare.billing.models import Bill
-
-    posted = JournalEntry.objects.filter(source=Concat(Value("bill:"), Cast(OuterRef("pk"), output_field=_text())))
-    qs = (Bill.objects.filter(status=Bill.Status.ISSUED).exclude(total_fen=0)
-          .annotate(posted=Exists(posted)).filter(posted=False))
-    if account_ids is not None:
-        qs = qs.filter(account_id__in=account_ids)
-    # Credit notes after the bill they reverse; a rebill after its credit note (same period, by version).
-    return list(qs.select_related("corrects").order_by("issued_at", "id")[:limit])
-
-
-def _text():
-    from django.db.models import CharField
-
-    return CharField()
-
-
 def receivables_post_issued_bills(*, as_of: datetime, account_ids: list[int] | None = None,
                                   bill_ids: list[int] | None = None, chunk_size: int = 5000) -> BillSyncResult:
     """Post a receivable for every issued bill that has none yet (billing → ledger). Idempotent and
@@ -274,6 +256,16 @@ class _Bill(NamedTuple):
 def _unposted_bills(account_ids: list[int] | None, limit: int, *, after: tuple[datetime, int] | None = None,
                     bill_ids: list[int] | None = None) -> list[_Bill]:
     from gridcare.billing.models import Bill
+
+    if bill_ids is not None and account_ids is None and connection.vendor == "postgresql":
+        # The issue receiver's case: thousands of ids, bound as one array.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT b.id, b.account_id, b.kind, b.total_fen, b.corrects_id, b.number, b.reason, b.issued_at "
+                f"FROM {qn(Bill)} b WHERE b.id = ANY(%s) AND b.status = %s AND b.total_fen <> 0 AND NOT EXISTS "
+                f"(SELECT 1 FROM {qn(JournalEntry)} j WHERE j.source = 'bill:' || b.id::text) "
+                f"ORDER BY b.issued_at, b.id LIMIT %s", [list(bill_ids), Bill.Status.ISSUED, limit])
+            return [_Bill(*r) for r in cursor.fetchall()]
 
     posted = JournalEntry.objects.filter(source=Concat(Value("bill:"), Cast(OuterRef("pk"), output_field=_text())))
     qs = (Bill.objects.filter(status=Bill.Status.ISSUED).exclude(total_fen=0)
@@ -354,6 +346,8 @@ def _post_charges_set_based(bill_ids: list[int], *, as_of: datetime, business_da
     field = JournalEntry._meta.get_field("created_at")
     created = field.get_db_prep_value(as_of, connection)
     day = Charge._meta.get_field("due_date").get_db_prep_value(business_date, connection)
+    if connection.vendor == "postgresql":
+        return _post_charges_one_statement(bill_ids, created=created, day=day, as_of=as_of)
     source = "'bill:' || CAST(b.id AS VARCHAR(20))"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -394,11 +388,51 @@ def _post_charges_set_based(bill_ids: list[int], *, as_of: datetime, business_da
     return posted
 
 
+def _post_charges_one_statement(bill_ids: list[int], *, created: object, day: object,
+                                as_of: datetime) -> list[tuple[int, int]]:
+    """PostgreSQL: the same writes as one statement (data-modifying CTEs), the bill ids bound as one
+    array. ON CONFLICT on the unique entry source skips a bill posted meanwhile."""
+    from gridcare.billing.models import Bill
+
+    bill_t, entry_t, charge_t, posting_t, header_t = (qn(m) for m in (Bill, JournalEntry, Charge, Posting,
+                                                                      AccountLedger))
+    stamp = AccountLedger._meta.get_field("updated_at").get_db_prep_value(as_of, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH b AS (SELECT id, account_id, number, payment_reference, period_code, total_fen, due_date "
+            f"  FROM {bill_t} WHERE id = ANY(%s) AND total_fen > 0), "
+            f"e AS (INSERT INTO {entry_t} (account_id, kind, source, description, business_date, created_at) "
+            f"  SELECT account_id, %s, 'bill:' || id::text, SUBSTR('电费 ' || period_code || ' ' || number, 1, 255), "
+            f"  %s, %s FROM b ORDER BY id ON CONFLICT (source) DO NOTHING RETURNING id, source), "
+            f"c AS (INSERT INTO {charge_t} (account_id, kind, reference, payment_reference, period_code, amount_fen, "
+            f"  due_date, bill_id, entry_id, created_at) "
+            f"  SELECT b.account_id, %s, SUBSTR(b.number, 1, 64), SUBSTR(b.payment_reference, 1, 32), "
+            f"  SUBSTR(b.period_code, 1, 7), b.total_fen, COALESCE(b.due_date, %s), b.id, e.id, %s "
+            f"  FROM e JOIN b ON e.source = 'bill:' || b.id::text ORDER BY e.id "
+            f"  RETURNING id, entry_id, account_id, amount_fen), "
+            f"p AS (INSERT INTO {posting_t} (entry_id, account_id, ledger, channel, charge_id, amount_fen) "
+            f"  SELECT c.entry_id, c.account_id, k.ledger, '', CASE WHEN k.sign > 0 THEN c.id END, "
+            f"  k.sign * c.amount_fen FROM c CROSS JOIN (VALUES (%s, 1), (%s, -1)) AS k (ledger, sign) "
+            f"  ORDER BY c.entry_id, k.sign DESC), "
+            f"h AS (UPDATE {header_t} SET balance_fen = {header_t}.balance_fen + s.amount, "
+            f"  entries = {header_t}.entries + s.n, updated_at = %s "
+            f"  FROM (SELECT account_id, SUM(amount_fen) AS amount, COUNT(*) AS n FROM c GROUP BY account_id) s "
+            f"  WHERE {header_t}.account_id = s.account_id) "
+            f"SELECT account_id, amount_fen FROM c",
+            [list(bill_ids), JournalEntry.Kind.CHARGE, day, created, Charge.Kind.BILL, day, created,
+             Ledger.AR, Ledger.REVENUE, stamp])
+        return [(int(a), int(f)) for a, f in cursor.fetchall()]
+
+
 def _accounts_in_credit(account_ids: list[int]) -> list[int]:
     if not account_ids:
         return []
     out: list[int] = []
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT account_id FROM {qn(Posting)} WHERE ledger = %s AND account_id = ANY(%s) "
+                           "GROUP BY account_id HAVING SUM(amount_fen) < 0", [Ledger.CREDIT, list(account_ids)])
+            return [r[0] for r in cursor.fetchall()]
         for lo in range(0, len(account_ids), 5000):
             chunk = account_ids[lo:lo + 5000]
             cursor.execute(f"SELECT account_id FROM {qn(Posting)} WHERE ledger = %s AND account_id IN "
