@@ -769,8 +769,10 @@ def _adjustment_notice(bill: Bill) -> dict[str, str]:
 def bills_deliver(*, bill_ids: list[int], as_of: datetime, pdf_url: Callable[[Bill], str] | None = None,
                   channels: tuple[str, ...] = ("sms", "email", "in_app")) -> DeliveryReport:
     """Queue the bill notice of each issued bill on each channel the customer can be reached on
-    (SMS to the phone, e-mail with the PDF link, in-app to portal users). One BillDelivery row per
-    bill and channel makes this idempotent; quiet hours and retries belong to the outbox."""
+    (SMS to the phone, e-mail with the PDF attached and the portal link in the body, in-app to portal
+    users). One BillDelivery row per bill and channel makes this idempotent; quiet hours and retries
+    belong to the outbox, which renders the attached PDF when it sends (billing/attachments.py)."""
+    from gridcare.billing.attachments import bill_pdf_ref
     from gridcare.notifications.services import message_enqueue
 
     queued = skipped = failed = 0
@@ -809,6 +811,7 @@ def bills_deliver(*, bill_ids: list[int], as_of: datetime, pdf_url: Callable[[Bi
                         channel=channel, template=template, context=context, as_of=as_of, recipient=recipient,
                         recipient_user=user, purpose="bill", dedupe_key=f"bill:{bill.pk}:{channel}",
                         object_type="bill", object_id=bill.pk,
+                        attachments=[bill_pdf_ref(bill.pk)] if channel == "email" else (),
                     )
                     BillDelivery.objects.create(bill=bill, channel=channel, message_id=message.pk,
                                                 recipient=message.recipient, created_at=as_of)

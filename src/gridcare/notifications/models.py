@@ -50,6 +50,8 @@ class Message(models.Model):
     dedupe_key = models.CharField(max_length=160, unique=True, null=True, blank=True)
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
+    # References, not files: [{"kind": "bill_pdf", "ref": "123"}]; made at delivery (attachments.py).
+    attachments = models.JSONField(_("attachments"), default=list, blank=True)
 
     class Meta:
         ordering = ["scheduled_at", "id"]

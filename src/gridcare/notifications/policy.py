@@ -61,6 +61,7 @@ class OutboxPolicy:
     backoff: tuple[timedelta, ...]
     sms_max_chars: int
     subject_max_chars: int
+    attachment_max_bytes: int
     defaults: dict[str, str]
 
     def backoff_after(self, attempts: int) -> timedelta:
@@ -87,6 +88,7 @@ def policy_from_mapping(data: Mapping[str, Any]) -> OutboxPolicy:
         quiet_hours=hours, quiet_channels=channels, max_attempts=max_attempts, backoff=backoff,
         sms_max_chars=int(limits.get("sms_max_chars", 500)),
         subject_max_chars=int(limits.get("subject_max_chars", 255)),
+        attachment_max_bytes=int(limits.get("attachment_max_bytes", 10 * 2**20)),
         defaults={str(k): str(v) for k, v in (data.get("defaults") or {}).items()},
     )
 

@@ -7,6 +7,7 @@ Any app calls `message_enqueue` inside its own transaction; `outbox_dispatch` (C
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from gridcare.access.models import User
 from gridcare.core.errors import NotFound, ValidationFailed
+from gridcare.notifications.attachments import AttachmentUnavailable, attachment_refs, attachments_resolve
 from gridcare.notifications.backends import Backend, DeliveryFailed, configured_backends
 from gridcare.notifications.models import Message
 from gridcare.notifications.policy import CHANNELS, outbox_policy, render
@@ -59,14 +61,21 @@ def message_enqueue(
     dedupe_key: str | None = None,
     object_type: str = "",
     object_id: object = "",
+    attachments: Iterable[Mapping[str, Any]] = (),
 ) -> Message:
     """Render and queue one message; returns the existing row when `dedupe_key` was used before.
 
-    Raises ValidationFailed (channel, recipient, template, context.<name>, body).
+    `attachments` are references ({"kind", "ref"}) to files a registered provider makes at delivery
+    (see attachments.py); only the e-mail channel carries them.
+
+    Raises ValidationFailed (channel, recipient, template, context.<name>, body, attachments).
     """
     if channel not in CHANNELS:
         raise ValidationFailed(f"{channel!r} is not one of {', '.join(CHANNELS)}", field="channel")
     recipient = _validate_recipient(channel, recipient, recipient_user)
+    refs = attachment_refs(attachments)
+    if refs and channel != Message.Channel.EMAIL:
+        raise ValidationFailed(f"only e-mail carries attachments, not {channel}", field="attachments")
     if dedupe_key:
         existing = Message.objects.filter(dedupe_key=dedupe_key).first()
         if existing is not None:
@@ -82,7 +91,7 @@ def message_enqueue(
         recipient_user=recipient_user, subject=subject[: policy.subject_max_chars], body=body, urgent=urgent,
         requested_at=requested, scheduled_at=schedule_for(channel=channel, urgent=urgent, requested_at=requested),
         max_attempts=policy.max_attempts, created_at=as_of, dedupe_key=dedupe_key or None,
-        object_type=object_type, object_id=str(object_id or ""),
+        object_type=object_type, object_id=str(object_id or ""), attachments=refs,
     )
     try:
         with transaction.atomic():
@@ -132,7 +141,17 @@ def outbox_dispatch(*, as_of: datetime, limit: int = 500, backends: dict[str, Ba
         message.attempts += 1
         try:
             backend = backends[message.channel]
-            message.provider_ref = str(backend.send(message) or "")[:128]
+            if message.attachments and getattr(backend, "accepts_attachments", False):
+                files = attachments_resolve(message.attachments, max_bytes=policy.attachment_max_bytes)
+                ref = backend.send(message, attachments=files)
+            else:
+                ref = backend.send(message)
+            message.provider_ref = str(ref or "")[:128]
+        except AttachmentUnavailable as exc:
+            # Made from our own records: trying again later makes the same failure, so no retry.
+            message.last_error = str(exc)[:255]
+            message.status = Message.Status.FAILED
+            failed += 1
         except (DeliveryFailed, KeyError) as exc:
             message.last_error = (str(exc) or exc.__class__.__name__)[:255]
             if message.attempts >= message.max_attempts:
