@@ -381,6 +381,11 @@ class _Run:
             rv = parts.filter(pl.col("vkey") == key) if many else parts
             if pv.height:
                 self._price_version(sched, pv, rv, pf)
+        # the wide per-account frames are done with: release them before the lines are assembled,
+        # so their memory is reused for the output instead of adding to the peak
+        parts = parts.select("_a", "b_total")
+        del pieces, pv, rv, seg, attrs, accounts
+        self.usage = self.intervals = self.segments = None
         return self._assemble(parts, pf)
 
     def _empty_result(self) -> RatingResult:
@@ -1349,7 +1354,10 @@ class _Run:
         """Explanation texts of the ordered lines in one pass: template lines are prefix +
         quantity + suffix, gathered from small tables (prefix with the whole kWh, fraction with
         the suffix, when those tables stay small); the rest take their per-row text."""
-        qty, tpl = placed["qty"], placed["tpl"]
+        import numpy as np
+
+        qty = placed["qty"] if "qty" in placed else np.ascontiguousarray(placed["qty128"][:, 0])
+        tpl = placed["tpl"]
         if qty.shape[0] == 0:
             return [pl.Series(name, [], dtype=pl.String) for name in ("explanation_zh", "explanation_en")]
         by_code = sorted(self.templates.items(), key=lambda kv: kv[1])
@@ -1420,7 +1428,8 @@ class _Run:
         counts = np.zeros(n_acc, dtype=np.int64)
         if self.fixed_dates:
             sets.sort(key=lambda ls: self.kinds[ls.kind]["seq"])
-            placed = _place(sets, counts, self.explain, _days(self.ps), _days(self.pe))
+            placed = _place(sets, counts, self.explain, _days(self.ps), _days(self.pe),
+                            ids.to_numpy() if self.id_dtype == pl.Int64 else None)
         else:
             placed = self._sorted(sets, counts, kinds)
         del sets
@@ -1431,8 +1440,12 @@ class _Run:
             else [pl.repeat(None, kind.len(), dtype=pl.String, eager=True).alias("explanation_zh"),
                   pl.repeat(None, kind.len(), dtype=pl.String, eager=True).alias("explanation_en")]
         )
-        a = placed["_a"]
-        account = pl.Series(ID, ids.to_numpy()[a]) if self.id_dtype == pl.Int64 else ids.gather(pl.Series(a)).alias(ID)
+        if "account_id" in placed:
+            account = pl.Series(ID, placed["account_id"])
+        elif self.id_dtype == pl.Int64:
+            account = pl.Series(ID, ids.to_numpy()[placed["_a"]])
+        else:
+            account = ids.gather(pl.Series(placed["_a"])).alias(ID)
         final = pl.DataFrame([
             account,
             pl.Series("line_no", placed["line_no"]),
@@ -1442,9 +1455,9 @@ class _Run:
             pl.Series("end_date", placed["end_date"]).cast(pl.Date),
             kinds["component"].gather(kind),
             kinds["line_code"].gather(kind),
-            _decimal_array(placed["qty"], 3).alias("quantity"),
+            _decimal_array(placed["qty128"], 3).alias("quantity"),
             kinds["unit"].gather(kind),
-            _decimal_array(placed["price"], 8).alias("unit_price"),
+            _decimal_array(placed["price128"], 8).alias("unit_price"),
             pl.Series("amount_fen", placed["amount_fen"]),
             kinds["rule"].gather(kind),
             *explanations,
@@ -1511,6 +1524,7 @@ class _Run:
             (idx - pl.when(new).then(idx).otherwise(None).forward_fill() + 1).cast(pl.Int32).alias("line_no"))
         placed = {c: lines[c].to_physical().to_numpy() for c in [*cols, "line_no"]}
         np.add.at(counts, placed["_a"].astype(np.int64), 1)
+        placed["qty128"], placed["price128"] = placed["qty"], placed["price"]
         return placed
 
 
@@ -1524,12 +1538,14 @@ def _cross(left: pl.Series, right: pl.Series) -> pl.Series:
         pl.concat_str("l", "r"))["l"]
 
 
-def _place(sets: list[_LineSet], counts: Any, explain: bool, start_day: int, end_day: int) -> dict[str, Any]:
+def _place(sets: list[_LineSet], counts: Any, explain: bool, start_day: int, end_day: int, ids: Any) -> dict[str, Any]:
     """Lines of unsplit accounts in their final order without a sort or a gather: kinds come in
     tariff order and an account appears at most once per kind, so a line's number is its
     account's running count and its row is the account's offset plus that number. Each kind's
     rows are in account order, so every column is written with one increasing scatter, and
-    what a kind shares (kind, price, template, dates) is written as a scalar.
+    what a kind shares (kind, price, template, dates) is written as a scalar. Quantity and price
+    are written straight into their 128-bit decimal buffers (``qty128``/``price128``); Int64
+    account ids (``ids``, a numpy array) straight into the output column.
     ``tpl``/``fidx`` come out with -1 for "none"."""
     import numpy as np
 
@@ -1542,28 +1558,42 @@ def _place(sets: list[_LineSet], counts: Any, explain: bool, start_day: int, end
     offsets = np.cumsum(counts) - counts
     total = int(counts.sum())
     out = {
-        "_a": np.empty(total, dtype=np.uint32),
         "kind": np.empty(total, dtype=np.uint32),
-        "qty": np.empty(total, dtype=np.int64),
-        "price": np.empty(total, dtype=np.int64),
+        "qty128": np.empty((total, 2), dtype=np.int64),
+        "price128": np.empty((total, 2), dtype=np.int64),
         "amount_fen": np.empty(total, dtype=np.int64),
         "line_no": np.empty(total, dtype=np.int32),
         "start_date": np.full(total, start_day, dtype=np.int32),
         "end_date": np.full(total, end_day, dtype=np.int32),
     }
+    out["_a" if ids is None else "account_id"] = np.empty(total, dtype=np.uint32 if ids is None else np.int64)
     if explain:
         out["tpl"] = np.empty(total, dtype=np.int32)
         if any("fidx" in ls.frame.columns for ls in sets):
             out["fidx"] = np.full(total, -1, dtype=np.int64)
-    for ls, (a, number) in zip(sets, where, strict=True):
+    where.reverse()
+    while sets:  # each kind's frame is released once its lines are written
+        ls = sets.pop(0)
+        a, number = where.pop()
         f = ls.frame
         pos = offsets[a] + number - 1
-        out["_a"][pos] = a
+        if ids is None:
+            out["_a"][pos] = a
+        else:
+            out["account_id"][pos] = ids[a]
         out["kind"][pos] = ls.kind
         out["line_no"][pos] = number
-        out["qty"][pos] = f["qty"].to_numpy()
+        qty = f["qty"].to_numpy()
+        out["qty128"][pos, 0] = qty
+        out["qty128"][pos, 1] = qty >> 63  # sign extension to 128 bits (little-endian)
         out["amount_fen"][pos] = f["amount_fen"].to_numpy()
-        out["price"][pos] = ls.price if ls.price is not None else f["price"].to_numpy()
+        if ls.price is not None:
+            out["price128"][pos, 0] = ls.price
+            out["price128"][pos, 1] = -1 if ls.price < 0 else 0
+        else:
+            price = f["price"].to_numpy()
+            out["price128"][pos, 0] = price
+            out["price128"][pos, 1] = price >> 63
         if explain:
             out["tpl"][pos] = ls.tpl if ls.tpl is not None else (f["tpl"].to_numpy() if "tpl" in f.columns else -1)
             if "fidx" in f.columns:
@@ -1584,14 +1614,18 @@ def _aligned(left: pl.DataFrame, right: pl.DataFrame, *, segment: bool = True) -
 
 
 def _decimal_array(values: Any, scale: int) -> pl.Series:
-    """Scaled Int64 numpy array (no nulls) → Decimal(38, scale), reinterpreted as Arrow decimal128."""
+    """Scaled integers (no nulls) → Decimal(38, scale), reinterpreted as Arrow decimal128: an
+    (n, 2) int64 array of low words and sign words is used as is, a 1-d Int64 array widened."""
     import numpy as np
     import pyarrow as pa
 
-    wide = np.empty((values.shape[0], 2), dtype=np.int64)
-    wide[:, 0] = values
-    wide[:, 1] = values >> 63  # sign extension to 128 bits (little-endian)
-    array = pa.Array.from_buffers(pa.decimal128(38, scale), values.shape[0], [None, pa.py_buffer(wide)], null_count=0)
+    if values.ndim == 1:
+        wide = np.empty((values.shape[0], 2), dtype=np.int64)
+        wide[:, 0] = values
+        wide[:, 1] = values >> 63  # sign extension to 128 bits (little-endian)
+    else:
+        wide = np.ascontiguousarray(values)
+    array = pa.Array.from_buffers(pa.decimal128(38, scale), wide.shape[0], [None, pa.py_buffer(wide)], null_count=0)
     return pl.Series("", array)
 
 
