@@ -27,6 +27,10 @@ class MeteringConfig:
     rollover: str  # quarantine | accept
     rollover_max_share: Decimal
     estimation_history_days: int
+    gap_linear_max_minutes: int = 60
+    gap_history_weeks: int = 4
+    gap_max_fill_share: Decimal = Decimal("0.5")
+    gap_reconcile_with_register: bool = True
 
     def with_overrides(self, **changes: Any) -> MeteringConfig:
         return replace(self, **changes)
@@ -44,6 +48,7 @@ def _merge(base: dict, extra: dict) -> dict:
 
 def _build(data: dict) -> MeteringConfig:
     cal, val, est = data["calendar"], data["validation"], data["estimation"]
+    gaps = data.get("interval_gaps") or {}
     config = MeteringConfig(
         read_day=int(cal["read_day"]),
         due_days=int(cal["due_days"]),
@@ -55,9 +60,17 @@ def _build(data: dict) -> MeteringConfig:
         rollover=str(val["rollover"]),
         rollover_max_share=Decimal(str(val["rollover_max_share"])),
         estimation_history_days=int(est["history_days"]),
+        gap_linear_max_minutes=int(gaps.get("linear_max_minutes", 60)),
+        gap_history_weeks=int(gaps.get("history_weeks", 4)),
+        gap_max_fill_share=Decimal(str(gaps.get("max_fill_share", "0.5"))),
+        gap_reconcile_with_register=bool(gaps.get("reconcile_with_register", True)),
     )
     if not 1 <= config.read_day <= 28:
         raise ValidationFailed("calendar.read_day must be 1..28", field="calendar.read_day")
+    if config.gap_linear_max_minutes < 0 or config.gap_history_weeks < 0 or not (
+            0 <= config.gap_max_fill_share <= 1):
+        raise ValidationFailed("interval_gaps: minutes and weeks must be ≥ 0, max_fill_share 0..1",
+                               field="interval_gaps")
     for name in ("zero_usage", "rollover"):
         if getattr(config, name) not in ("quarantine", "accept"):
             raise ValidationFailed(f"validation.{name} must be quarantine or accept", field=f"validation.{name}")

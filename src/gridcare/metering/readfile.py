@@ -15,7 +15,13 @@ Interval data, long form (one row per point; `value` is the kWh in that interval
 
     asset_number,read_date,point,value
 
-or wide form with columns p1..p24 or p1..p96 (p01 etc. also accepted).
+or wide form with columns p1..p24 or p1..p96 (p01 etc. also accepted). A point may be missing (no
+row, or an empty value, "-" or "null"): the import estimates it (metering/intervals.py). A meter's
+day has 24 points, or 96 when the wide columns are p1..p96 or any of its points in the file is
+above 24.
+
+Messages are gettext strings with named placeholders, made in the active language: the console
+shows them in zh-Hans, the CLI in English, the API in the request's language.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import re
 from dataclasses import dataclass
 
 import polars as pl
+from django.utils.translation import gettext as _
 
 from gridcare.metering.errors import ReadFileInvalid
 
@@ -49,6 +56,7 @@ _WIDE_RE = re.compile(r"^p0*(\d{1,2})$")
 MAX_PROBLEMS = 200
 _TRUE = {"1", "true", "yes", "y", "e", "est", "是"}
 _FALSE = {"", "0", "false", "no", "n", "a", "否"}
+_MISSING = ["", "-", "null", "none", "nan", "n/a"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +65,6 @@ class ParsedFile:
     file_format: str  # csv | parquet
     frame: pl.DataFrame
     ignored_columns: tuple[str, ...]
-
-
-def _line_label(file_format: str) -> str:
-    return "line" if file_format == "csv" else "row"
 
 
 def _load(content: bytes, filename: str) -> tuple[pl.DataFrame, str]:
@@ -74,15 +78,16 @@ def _load(content: bytes, filename: str) -> tuple[pl.DataFrame, str]:
             return frame, "parquet"
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ReadFileInvalid("the file is not UTF-8 text or Parquet", field="file") from None
+        raise ReadFileInvalid(_("the file is not UTF-8 text or Parquet"), field="file") from None
     except Exception as exc:  # pyarrow/polars raise many types for a corrupt file
-        raise ReadFileInvalid(f"the Parquet file cannot be read: {exc}", field="file") from None
+        raise ReadFileInvalid(_("the Parquet file cannot be read: %(error)s") % {"error": exc}, field="file") from None
     if not text.strip():
-        raise ReadFileInvalid("the file is empty", field="file")
+        raise ReadFileInvalid(_("the file is empty"), field="file")
     try:
         frame = pl.read_csv(io.StringIO(text), infer_schema=False, truncate_ragged_lines=False)
     except Exception as exc:
-        raise ReadFileInvalid(f"the CSV cannot be parsed: {exc}".splitlines()[0], field="file") from None
+        raise ReadFileInvalid(_("the CSV cannot be parsed: %(error)s") % {"error": str(exc).splitlines()[0]},
+                              field="file") from None
     return frame, "csv"
 
 
@@ -92,7 +97,8 @@ def _normalise_columns(frame: pl.DataFrame) -> pl.DataFrame:
         key = col.strip().lower().replace(" ", "_")
         renames[col] = COLUMN_ALIASES.get(key, key)
     if len(set(renames.values())) != len(renames):
-        raise ReadFileInvalid("two columns map to the same field: " + ", ".join(frame.columns), field="columns")
+        raise ReadFileInvalid(_("two columns map to the same field: %(columns)s") % {"columns": ", ".join(frame.columns)},
+                              field="columns")
     return frame.rename(renames)
 
 
@@ -116,23 +122,30 @@ def _parse_date(col: str) -> pl.Expr:
 def _raise_problems(problems: list[tuple[int, str]], file_format: str) -> None:
     if problems:
         problems.sort()
-        label = _line_label(file_format)
         first_line, first_msg = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ReadFileInvalid(f"{label} {first_line}: {first_msg}{more}; nothing was imported",
-                              problems=problems[:MAX_PROBLEMS], field="file")
+        values = {"line": first_line, "message": first_msg, "more": len(problems) - 1}
+        if file_format == "csv":
+            text = (_("line %(line)s: %(message)s (and %(more)s more); nothing was imported") if len(problems) > 1
+                    else _("line %(line)s: %(message)s; nothing was imported"))
+        else:
+            text = (_("row %(line)s: %(message)s (and %(more)s more); nothing was imported") if len(problems) > 1
+                    else _("row %(line)s: %(message)s; nothing was imported"))
+        raise ReadFileInvalid(text % values, problems=problems[:MAX_PROBLEMS], field="file")
 
 
-def _collect(frame: pl.DataFrame, bad: pl.Expr, message: pl.Expr) -> list[tuple[int, str]]:
-    rows = frame.filter(bad).select("line_no", message.alias("msg")).head(MAX_PROBLEMS)
-    return list(zip(rows["line_no"].to_list(), rows["msg"].to_list(), strict=True))
+def _collect(frame: pl.DataFrame, bad: pl.Expr, message: str, **values: pl.Expr) -> list[tuple[int, str]]:
+    """(line, message) for the first bad rows; `message` is a translated string whose %(name)s
+    placeholders take the row's `values` (raw text, so the clerk sees what the file said)."""
+    rows = frame.filter(bad).select("line_no", *(e.fill_null("").alias(n) for n, e in values.items()))
+    rows = rows.head(MAX_PROBLEMS)
+    return [(row["line_no"], message % {n: row[n] for n in values}) for row in rows.iter_rows(named=True)]
 
 
 def parse_read_file(content: bytes, filename: str) -> ParsedFile:
     frame, file_format = _load(content, filename)
     frame = _normalise_columns(frame)
     if frame.height == 0:
-        raise ReadFileInvalid("the file has a header but no rows", field="file")
+        raise ReadFileInvalid(_("the file has a header but no rows"), field="file")
     offset = 2 if file_format == "csv" else 1
     frame = frame.with_row_index("line_no", offset=offset).with_columns(pl.col("line_no").cast(pl.Int64))
     cols = set(frame.columns)
@@ -143,9 +156,10 @@ def parse_read_file(content: bytes, filename: str) -> ParsedFile:
         return _parse_interval(frame, file_format, wide)
     missing = [c for c in REGISTER_COLUMNS if c not in cols]
     raise ReadFileInvalid(
-        "missing columns: " + ", ".join(missing)
-        + f" (expected {', '.join(REGISTER_COLUMNS)} for register reads, or {', '.join(INTERVAL_COLUMNS)}"
-        " or p1..p24/p1..p96 for interval data; found " + ", ".join(c for c in frame.columns if c != "line_no") + ")",
+        _("missing columns: %(missing)s (expected %(register)s for register reads, or %(interval)s or "
+          "p1..p24/p1..p96 for interval data; found %(found)s)")
+        % {"missing": ", ".join(missing), "register": ", ".join(REGISTER_COLUMNS),
+           "interval": ", ".join(INTERVAL_COLUMNS), "found": ", ".join(c for c in frame.columns if c != "line_no")},
         field="columns",
     )
 
@@ -155,8 +169,9 @@ def _parse_register(frame: pl.DataFrame, file_format: str) -> ParsedFile:
     missing = [c for c in REGISTER_COLUMNS if c not in cols]
     if missing:
         raise ReadFileInvalid(
-            "missing columns: " + ", ".join(missing) + " (expected " + ", ".join(REGISTER_COLUMNS)
-            + "[, estimated]; found " + ", ".join(c for c in frame.columns if c != "line_no") + ")",
+            _("missing columns: %(missing)s (expected %(expected)s[, estimated]; found %(found)s)")
+            % {"missing": ", ".join(missing), "expected": ", ".join(REGISTER_COLUMNS),
+               "found": ", ".join(c for c in frame.columns if c != "line_no")},
             field="columns",
         )
     known = {*REGISTER_COLUMNS, "estimated", "line_no"}
@@ -182,18 +197,17 @@ def _parse_register(frame: pl.DataFrame, file_format: str) -> ParsedFile:
         pl.col("estimated").alias("_est_raw"),
     )
     problems: list[tuple[int, str]] = []
-    problems += _collect(parsed, pl.col("asset_number").fill_null("") == "",
-                         pl.lit("asset_number is empty"))
+    problems += _collect(parsed, pl.col("asset_number").fill_null("") == "", _("asset_number is empty"))
     problems += _collect(parsed, ~pl.col("register").is_in(list(REGISTER_CODES)).fill_null(False),
-                         pl.format("register '{}' is not one of " + ", ".join(REGISTER_CODES),
-                                   pl.col("_register_raw").fill_null("")))
-    problems += _collect(parsed, pl.col("read_date").is_null(),
-                         pl.format("read_date '{}' is not a date (YYYY-MM-DD)", pl.col("_date_raw").fill_null("")))
+                         _("register '%(value)s' is not one of %(codes)s"), value=pl.col("_register_raw"),
+                         codes=pl.lit(", ".join(REGISTER_CODES)))
+    problems += _collect(parsed, pl.col("read_date").is_null(), _("read_date '%(value)s' is not a date (YYYY-MM-DD)"),
+                         value=pl.col("_date_raw"))
     problems += _collect(parsed, ~pl.col("_ok_value"),
-                         pl.format("value '{}' is not a non-negative number with at most 3 decimals",
-                                   pl.col("_value_raw").fill_null("")))
-    problems += _collect(parsed, ~pl.col("_ok_est"),
-                         pl.format("estimated '{}' is not a yes/no flag", pl.col("_est_raw").fill_null("")))
+                         _("value '%(value)s' is not a non-negative number with at most 3 decimals"),
+                         value=pl.col("_value_raw"))
+    problems += _collect(parsed, ~pl.col("_ok_est"), _("estimated '%(value)s' is not a yes/no flag"),
+                         value=pl.col("_est_raw"))
     _raise_problems(problems, file_format)
     return ParsedFile("register", file_format, parsed.drop([c for c in parsed.columns if c.startswith("_")]),
                       ignored)
@@ -201,13 +215,15 @@ def _parse_register(frame: pl.DataFrame, file_format: str) -> ParsedFile:
 
 def _parse_interval(frame: pl.DataFrame, file_format: str, wide: list[tuple[int, str]]) -> ParsedFile:
     cols = set(frame.columns)
+    wide_ppd = None
     if wide:
-        numbers = [n for n, _ in wide]
+        numbers = [n for n, _c in wide]
         if numbers not in (list(range(1, 25)), list(range(1, 97))):
-            raise ReadFileInvalid("wide interval columns must be exactly p1..p24 or p1..p96", field="columns")
+            raise ReadFileInvalid(_("wide interval columns must be exactly p1..p24 or p1..p96"), field="columns")
         missing = [c for c in ("asset_number", "read_date") if c not in cols]
         if missing:
-            raise ReadFileInvalid("missing columns: " + ", ".join(missing), field="columns")
+            raise ReadFileInvalid(_("missing columns: %(missing)s") % {"missing": ", ".join(missing)}, field="columns")
+        wide_ppd = len(numbers)
         names = {c: str(n) for n, c in wide}
         frame = frame.select("line_no", "asset_number", "read_date", *names).rename(names).unpivot(
             index=["line_no", "asset_number", "read_date"], variable_name="point", value_name="value"
@@ -215,12 +231,14 @@ def _parse_interval(frame: pl.DataFrame, file_format: str, wide: list[tuple[int,
     missing = [c for c in INTERVAL_COLUMNS if c not in set(frame.columns)]
     if missing:
         raise ReadFileInvalid(
-            "missing columns: " + ", ".join(missing) + " (expected " + ", ".join(INTERVAL_COLUMNS) + ")",
+            _("missing columns: %(missing)s (expected %(expected)s)")
+            % {"missing": ", ".join(missing), "expected": ", ".join(INTERVAL_COLUMNS)},
             field="columns",
         )
     known = {*INTERVAL_COLUMNS, "line_no"}
     ignored = tuple(c for c in frame.columns if c not in known)
     ok_value, milli = _parse_value("value")
+    absent = pl.col("value").str.strip_chars().str.to_lowercase().fill_null("").is_in(_MISSING)
     parsed = frame.select(
         "line_no",
         pl.col("asset_number").str.strip_chars(),
@@ -230,32 +248,44 @@ def _parse_interval(frame: pl.DataFrame, file_format: str, wide: list[tuple[int,
         pl.col("read_date").alias("_date_raw"),
         pl.col("point").alias("_point_raw"),
         pl.col("value").alias("_value_raw"),
-        ok_value.alias("_ok_value"),
+        (ok_value | absent).alias("_ok_value"),
     )
     problems: list[tuple[int, str]] = []
-    problems += _collect(parsed, pl.col("asset_number").fill_null("") == "", pl.lit("asset_number is empty"))
-    problems += _collect(parsed, pl.col("read_date").is_null(),
-                         pl.format("read_date '{}' is not a date (YYYY-MM-DD)", pl.col("_date_raw").fill_null("")))
+    problems += _collect(parsed, pl.col("asset_number").fill_null("") == "", _("asset_number is empty"))
+    problems += _collect(parsed, pl.col("read_date").is_null(), _("read_date '%(value)s' is not a date (YYYY-MM-DD)"),
+                         value=pl.col("_date_raw"))
     problems += _collect(parsed, pl.col("point").is_null() | ~pl.col("point").is_between(1, 96),
-                         pl.format("point '{}' is not 1..96", pl.col("_point_raw").fill_null("")))
+                         _("point '%(value)s' is not 1..96"), value=pl.col("_point_raw"))
     problems += _collect(parsed, ~pl.col("_ok_value"),
-                         pl.format("value '{}' is not a non-negative number with at most 3 decimals",
-                                   pl.col("_value_raw").fill_null("")))
+                         _("value '%(value)s' is not a non-negative number with at most 3 decimals"),
+                         value=pl.col("_value_raw"))
     _raise_problems(problems, file_format)
     parsed = parsed.drop([c for c in parsed.columns if c.startswith("_")])
-    # Every meter-day must carry a full day: 24 hourly or 96 quarter-hourly points, each once.
-    days = parsed.group_by("asset_number", "read_date").agg(
-        pl.len().alias("n"), pl.col("point").n_unique().alias("distinct"), pl.col("point").max().alias("maxp"),
-        pl.col("line_no").min().alias("line_no"),
-    )
-    bad = days.filter(~(((pl.col("n") == 24) & (pl.col("maxp") == 24)) | ((pl.col("n") == 96) & (pl.col("maxp") == 96)))
-                      | (pl.col("distinct") != pl.col("n")))
-    if bad.height:
-        rows = bad.sort("line_no").head(MAX_PROBLEMS)
-        problems = [
-            (ln, f"meter {a} on {d}: {n} points ({dist} distinct); a day needs exactly 24 or 96")
-            for ln, a, d, n, dist in zip(rows["line_no"], rows["asset_number"], rows["read_date"], rows["n"],
-                                         rows["distinct"], strict=True)
-        ]
-        _raise_problems(problems, file_format)
-    return ParsedFile("interval", file_format, parsed, ignored)
+    # A day is 24 or 96 points: the wide columns say which; in long form a meter with any point
+    # above 24 in the file reads quarter-hours. Each point at most once; absent points are gaps.
+    if wide_ppd is not None:
+        parsed = parsed.with_columns(pl.lit(wide_ppd, dtype=pl.Int16).alias("points_per_day"))
+    else:
+        parsed = parsed.with_columns(
+            pl.when(pl.col("point").max().over("asset_number") > 24).then(96).otherwise(24)
+            .cast(pl.Int16).alias("points_per_day"))
+    repeated = (parsed.group_by("asset_number", "read_date", "point")
+                .agg(pl.len().alias("n"), pl.col("line_no").sort().alias("lines"))
+                .filter(pl.col("n") > 1).sort("asset_number", "read_date", "point").head(MAX_PROBLEMS))
+    if repeated.height:
+        _raise_problems([
+            (lines[1], _("meter %(meter)s on %(date)s: point %(point)s appears %(n)s times (lines %(lines)s)")
+             % {"meter": a, "date": d, "point": p, "n": n, "lines": ", ".join(map(str, lines))})
+            for a, d, p, n, lines in repeated.select("asset_number", "read_date", "point", "n", "lines").iter_rows()
+        ], file_format)
+    days = parsed.select("asset_number", "read_date", "points_per_day").unique()
+    grid = days.with_columns(pl.int_ranges(1, pl.col("points_per_day") + 1, dtype=pl.Int16).alias("point")).explode(
+        "point")
+    first_line = parsed.group_by("asset_number", "read_date").agg(pl.col("line_no").min().alias("day_line"))
+    full = (grid.join(parsed.select("asset_number", "read_date", "point", "line_no", "value_milli"),
+                      on=["asset_number", "read_date", "point"], how="left")
+            .join(first_line, on=["asset_number", "read_date"], how="left")
+            .select(pl.coalesce("line_no", "day_line").alias("line_no"), "asset_number", "read_date", "point",
+                    "points_per_day", "value_milli")
+            .sort("line_no", "point"))
+    return ParsedFile("interval", file_format, full, ignored)

@@ -393,14 +393,15 @@ def interval_usage(*, periods: pl.DataFrame) -> pl.DataFrame:
     periods, from the Parquet files: account_id, meter_id, date, point (0-based), wh."""
     lo, hi = periods["start_date"].min(), periods["end_date"].max()
     months = {f"{lo:%Y-%m}", f"{hi:%Y-%m}", f"{(lo + timedelta(days=15)):%Y-%m}"}
-    files = IntervalFile.objects.filter(period__in=months).values_list("path", flat=True)
+    # In import order, so a later file (e.g. actual points re-sent for an estimated day) wins.
+    files = IntervalFile.objects.filter(period__in=months).order_by("id").values_list("path", flat=True)
     base = Path(settings.INTERVAL_DATA_DIR)
     paths = [base / p for p in files if (base / p).exists()]
     schema = {"account_id": pl.Int64, "meter_id": pl.Int64, "date": pl.Date, "point": pl.Int16, "wh": pl.Int64}
     if not paths:
         return pl.DataFrame(schema=schema)
     meters = _meters_for_accounts(periods["account_id"].to_list()).select("account_id", "meter_id")
-    data = pl.concat([pl.read_parquet(p) for p in paths]).unique(
+    data = pl.concat([pl.read_parquet(p, columns=["meter_id", "read_date", "point", "wh"]) for p in paths]).unique(
         subset=["meter_id", "read_date", "point"], keep="last")
     return (
         data.join(meters, on="meter_id", how="inner")

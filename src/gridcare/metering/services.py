@@ -34,6 +34,14 @@ from gridcare.metering.errors import (
     UnableToRecordEvent,
     UnableToReleaseRead,
 )
+from gridcare.metering.intervals import (
+    ACTUAL,
+    MISSING,
+    POINT_SCHEMA,
+    REGISTER_DAY_SCHEMA,
+    fill_gaps,
+    register_days_frame,
+)
 from gridcare.metering.models import (
     BillingCalendar,
     BillingPeriod,
@@ -158,6 +166,11 @@ class ImportReport:
     already_imported: bool = False
     ignored_columns: list[str] = field(default_factory=list)
     superseded_estimates: int = 0
+    # Interval imports: estimated points by method (linear, history), and per meter-day with a gap
+    # what was filled and how the day ended against the total register (reconciled, ...).
+    estimated_by_method: dict[str, int] = field(default_factory=dict)
+    gap_days: list[dict] = field(default_factory=list)
+    register_check: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -166,6 +179,8 @@ class ImportReport:
             "quarantined": self.quarantined, "unchanged": self.unchanged, "by_reason": self.by_reason,
             "quarantined_rows": self.quarantined_rows, "already_imported": self.already_imported,
             "ignored_columns": self.ignored_columns, "superseded_estimates": self.superseded_estimates,
+            "estimated_by_method": self.estimated_by_method, "gap_days": self.gap_days,
+            "register_check": self.register_check,
         }
 
 
@@ -177,6 +192,8 @@ def _report_from_import(imp: ReadImport, *, already: bool) -> ImportReport:
         by_reason=dict(r.get("by_reason", {})), quarantined_rows=list(r.get("quarantined_rows", [])),
         already_imported=already, ignored_columns=list(r.get("ignored_columns", [])),
         superseded_estimates=int(r.get("superseded_estimates", 0)),
+        estimated_by_method=dict(r.get("estimated_by_method", {})), gap_days=list(r.get("gap_days", [])),
+        register_check=dict(r.get("register_check", {})),
     )
 
 
@@ -313,15 +330,15 @@ def reads_import(*, content: bytes, filename: str, actor: User | None, as_of: da
     try:
         with transaction.atomic():
             if parsed.kind == "interval":
-                return _import_interval(parsed, content, digest, filename, actor, as_of)
+                return _import_interval(parsed, content, digest, filename, actor, as_of, config)
             return _import_register(parsed, digest, filename, actor, as_of, config)
     except IntegrityError:
         # The same file raced in from another session, or a read conflicting with one just written.
         earlier = ReadImport.objects.filter(sha256=digest).first()
         if earlier is not None:
             return _report_from_import(earlier, already=True)
-        raise ReadFileInvalid("another import wrote reads for the same meters and dates at the same time; "
-                              "import the file again", field="file") from None
+        raise ReadFileInvalid(_("another import wrote reads for the same meters and dates at the same time; "
+                                "import the file again"), field="file") from None
 
 
 def _import_register(parsed: ParsedFile, digest: str, filename: str, actor: User | None, as_of: datetime,
@@ -345,8 +362,43 @@ def _import_register(parsed: ParsedFile, digest: str, filename: str, actor: User
     return _report_from_import(imp, already=False)
 
 
+def _interval_history(meter_ids: list[int], first: date, last: date, weeks: int) -> pl.DataFrame:
+    """Actual points of these meters from earlier interval imports, over the weeks before the file."""
+    empty = pl.DataFrame(schema=POINT_SCHEMA)
+    if not meter_ids or weeks <= 0:
+        return empty
+    since = first - timedelta(weeks=weeks)
+    base = Path(settings.INTERVAL_DATA_DIR)
+    frames = []
+    for rel in (IntervalFile.objects.filter(first_date__lt=last, last_date__gte=since).order_by("id")
+                .values_list("path", flat=True)):
+        path = base / rel
+        if not path.exists():
+            continue
+        data = pl.scan_parquet(path)
+        if "quality" in data.collect_schema().names():
+            data = data.filter(pl.col("quality") == ACTUAL)
+        frames.append(data.filter(pl.col("meter_id").is_in(meter_ids) & (pl.col("read_date") >= since)
+                                  & (pl.col("read_date") < last))
+                      .select("meter_id", "read_date", "point", "wh").collect().cast(POINT_SCHEMA))
+    return pl.concat(frames).unique(subset=["meter_id", "read_date", "point"], keep="last") if frames else empty
+
+
+def _register_days(meter_ids: list[int], first: date, last: date) -> pl.DataFrame:
+    """Each day's advance of the total register where the reads at its start and end are actual."""
+    reads = fetch_frame_in(
+        "SELECT meter_id, read_date, value_milli FROM metering_meterread WHERE meter_id IN ({ids}) "
+        "AND register = 'total' AND status = 'valid' AND read_date >= %s AND read_date <= %s",
+        meter_ids, [first, last + timedelta(days=1)],
+        {"meter_id": pl.Int64, "read_date": pl.Date, "value_milli": pl.Int64},
+    )
+    if reads.height == 0:
+        return pl.DataFrame(schema=REGISTER_DAY_SCHEMA)
+    return register_days_frame(reads.unique(subset=["meter_id", "read_date"], keep="first"))
+
+
 def _import_interval(parsed: ParsedFile, content: bytes, digest: str, filename: str, actor: User | None,
-                     as_of: datetime) -> ImportReport:
+                     as_of: datetime, config: MeteringConfig) -> ImportReport:
     frame = parsed.frame
     meters = _meter_frame(frame["asset_number"].unique().to_list())
     joined = frame.join(meters.select("asset_number", "meter_id", "installed_on", "removed_on"),
@@ -363,40 +415,66 @@ def _import_interval(parsed: ParsedFile, content: bytes, digest: str, filename: 
     )
     good = joined.filter(pl.col("reason").is_null())
     bad = joined.filter(pl.col("reason").is_not_null())
-    ppd = int(frame.group_by("asset_number", "read_date").len()["len"].max())
     first, last = frame["read_date"].min(), frame["read_date"].max()
+    gap_meters = good.filter(pl.col("value_milli").is_null())["meter_id"].unique().to_list()
+    filled, gap_days = fill_gaps(
+        good.select("line_no", "asset_number", "meter_id", "read_date", "point", "points_per_day", "value_milli"),
+        history=_interval_history(gap_meters, first, last, config.gap_history_weeks),
+        register_days=_register_days(gap_meters, first, last) if gap_meters and config.gap_reconcile_with_register
+        else pl.DataFrame(schema=REGISTER_DAY_SCHEMA),
+        config=config,
+    )
+    stored = filled.filter(pl.col("quality") != MISSING)
+    gaps = filled.filter(pl.col("quality") == MISSING).with_columns(pl.lit("interval_gap").alias("reason"))
+    by_method = dict(sorted(Counter(stored.filter(pl.col("quality") != ACTUAL)["quality"].to_list()).items()))
+    estimated = sum(by_method.values())
+    ppd = int(frame["points_per_day"].max())
     period = f"{first:%Y-%m}"
     imp = ReadImport.objects.create(
         sha256=digest, filename=filename[:255], kind=ReadImport.Kind.INTERVAL, file_format=parsed.file_format,
         imported_at=as_of, imported_by=actor if actor is not None and actor.pk else None,
-        rows_total=frame.height, accepted=good.height, estimated=0, quarantined=bad.height, unchanged=0, report={},
+        rows_total=frame.height, accepted=stored.height, estimated=estimated,
+        quarantined=bad.height + gaps.height, unchanged=0, report={},
     )
     base = Path(settings.INTERVAL_DATA_DIR)
     rel = Path(period) / f"import-{imp.pk:08d}.parquet"
     (base / rel).parent.mkdir(parents=True, exist_ok=True)
-    good.select(
+    stored.select(
         pl.col("meter_id").cast(pl.Int64), "asset_number", "read_date", pl.col("point").cast(pl.Int16),
-        pl.lit(ppd, dtype=pl.Int16).alias("points_per_day"), pl.col("value_milli").alias("wh"),
+        pl.col("points_per_day").cast(pl.Int16), "wh", "quality",
     ).write_parquet(base / rel)
-    if bad.height:
-        bad.select("line_no", "asset_number", "read_date", "point", "value_milli", "reason").write_parquet(
-            base / rel.with_suffix(".quarantine.parquet"))
+    quarantine = pl.concat([
+        bad.select("line_no", "asset_number", "read_date", "point", "value_milli", "reason"),
+        gaps.select("line_no", "asset_number", "read_date", "point", "value_milli", "reason"),
+    ])
+    if quarantine.height:
+        quarantine.write_parquet(base / rel.with_suffix(".quarantine.parquet"))
     IntervalFile.objects.create(
-        read_import=imp, period=period, path=str(rel), meters=good["meter_id"].n_unique(), rows=good.height,
+        read_import=imp, period=period, path=str(rel), meters=stored["meter_id"].n_unique(), rows=stored.height,
         points_per_day=ppd, first_date=first, last_date=last,
     )
-    by_reason = dict(sorted(Counter(bad["reason"].to_list()).items()))
+    by_reason = dict(sorted(Counter(quarantine["reason"].to_list()).items()))
     q_rows = [
         {"line": ln, "asset_number": a, "register": "interval", "read_date": d.isoformat(), "reason": r,
-         "detail": f"point {p}"}
+         "detail": _("point %(point)s") % {"point": p}}
         for ln, a, d, p, r in bad.select("line_no", "asset_number", "read_date", "point", "reason")
         .unique(subset=["asset_number", "read_date"], keep="first").head(MAX_REPORT_ROWS).iter_rows()
     ]
+    for day in gap_days:
+        if day.missing and len(q_rows) < MAX_REPORT_ROWS:
+            q_rows.append({"line": day.line_no, "asset_number": day.asset_number, "register": "interval",
+                           "read_date": day.read_date.isoformat(), "reason": "interval_gap",
+                           "detail": _("%(missing)s of %(points)s points missing and not estimated")
+                           % {"missing": day.missing, "points": day.points_per_day}})
+    q_rows.sort(key=lambda r: (r["line"], r["read_date"]))
     imp.report = {"by_reason": by_reason, "quarantined_rows": q_rows, "ignored_columns": list(parsed.ignored_columns),
-                  "parquet": str(rel)}
+                  "parquet": str(rel), "estimated_by_method": by_method,
+                  "gap_days": [d.as_dict() for d in gap_days[:MAX_REPORT_ROWS]],
+                  "register_check": dict(sorted(Counter(d.register for d in gap_days).items()))}
     imp.save(update_fields=["report"])
     audit_record(actor=actor, action=AuditEvent.Action.CREATE, object_type="read_import", object_id=imp.pk,
-                 summary=f"interval import {filename}: {good.height} points stored", at=as_of)
+                 summary=f"interval import {filename}: {stored.height} points stored, {estimated} estimated, "
+                         f"{gaps.height} left for the clerk", at=as_of)
     return _report_from_import(imp, already=False)
 
 
