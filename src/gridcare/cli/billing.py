@@ -236,6 +236,8 @@ def import_reads(
 ) -> None:
     """Import meter reads; every row is accepted, estimated, quarantined with a reason or unchanged."""
     setup_django()
+    from django.utils import translation
+
     from gridcare.metering.errors import ReadFileInvalid
     from gridcare.metering.services import reads_import
 
@@ -245,7 +247,9 @@ def import_reads(
         err.print(f"[bold red]error:[/] {file}: no such file")
         raise typer.Exit(2)
     try:
-        report = reads_import(content=file.read_bytes(), filename=file.name, actor=None, as_of=_as_of(as_of))
+        # The CLI speaks English (its labels are English); the console shows the same messages in zh-Hans.
+        with translation.override("en"):
+            report = reads_import(content=file.read_bytes(), filename=file.name, actor=None, as_of=_as_of(as_of))
     except ReadFileInvalid as exc:
         err.print(f"[bold red]error:[/] {file.name}: {exc.message}")
         if exc.problems:
@@ -275,3 +279,7 @@ def import_reads(
             table.add_row(str(r["line"]), r["asset_number"], r["register"], r["read_date"], r["reason"],
                           r.get("detail", ""))
         console.print(table)
+    if report.estimated_by_method or report.register_check:
+        console.print("interval gaps: estimated " + ", ".join(f"{m} {n}" for m, n in report.estimated_by_method.items())
+                      + "; days against the register: "
+                      + ", ".join(f"{k} {n}" for k, n in report.register_check.items()))

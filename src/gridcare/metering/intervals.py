@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import polars as pl
+from django.utils.translation import gettext as _
 
 from gridcare.metering.config import MeteringConfig
 
@@ -54,6 +55,16 @@ class GapDay:
         return {"asset_number": self.asset_number, "read_date": self.read_date.isoformat(), "line": self.line_no,
                 "points_per_day": self.points_per_day, "linear": self.linear, "history": self.history,
                 "missing": self.missing, "register": self.register}
+
+
+def interval_labels() -> dict[str, str]:
+    """Display names of the gap reason, fill methods and register outcomes (active language)."""
+    return {
+        "interval_gap": _("Interval gap left for the clerk"),
+        LINEAR: _("Linear between neighbouring points"), HISTORY: _("Same point, same weekday, from history"),
+        "reconciled": _("Scaled to the register's advance"), "register_mismatch": _("Points exceed the register's advance"),
+        "no_register": _("No register reads for the day"), "incomplete": _("Points still missing"),
+    }
 
 
 def _half_up(num: int, den: int) -> int:

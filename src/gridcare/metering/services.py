@@ -287,11 +287,12 @@ def _write_reads(checked: pl.DataFrame, *, source: str, read_import_id: int | No
                 status=MeterRead.Status.VOID, resolution="superseded by an actual read", resolved_at=as_of
             )
     to_write = checked.filter(pl.col("outcome") != "unchanged")
+    rollover_note = _("rollover accepted")
     fields = ["meter", "asset_number", "register", "read_date", "value_milli", "status", "reason", "detail",
               "source", "read_import", "line_no", "created_at", "resolution"]
     rows = (
         (meter_id, asset, reg, d, value, outcome, reason or "",
-         ("rollover accepted" if rollover else detail or "")[:255], source, read_import_id, line_no, as_of, "")
+         (rollover_note if rollover else detail or "")[:255], source, read_import_id, line_no, as_of, "")
         for line_no, asset, reg, d, value, meter_id, reason, detail, outcome, rollover in to_write.select(
             "line_no", "asset_number", "register", "read_date", "value_milli", "meter_id", "reason", "detail",
             "outcome", "accepted_rollover",

@@ -5,14 +5,19 @@ the outcome. Each incoming row ends with `outcome` = valid | estimated | quarant
 and, when quarantined, a `reason` (see `QuarantineReason`) and a human-readable `detail`.
 Reasons are checked in a fixed order, so a row gets the most fundamental one:
 unknown meter → unknown register → out of period → duplicate → decrease / rollover → zero → spike.
+
+Details are gettext messages in the active language (the console's zh-Hans, the CLI's English),
+built column-wise by `pl_message` so a whole file is still one pass.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
 import polars as pl
+from django.utils.translation import gettext as _
 
 from gridcare.metering.config import MeteringConfig
 from gridcare.metering.readfile import CUMULATIVE_REGISTERS
@@ -30,6 +35,20 @@ EXISTING_SCHEMA = {
     "read_id": pl.Int64, "meter_id": pl.Int64, "register": pl.Utf8, "read_date": pl.Date,
     "value_milli": pl.Int64, "status": pl.Utf8,
 }
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def pl_message(template: str, **values: pl.Expr | object) -> pl.Expr:
+    """A translated message with %(name)s placeholders as a Polars string expression: each name
+    takes a column expression (or a constant). Placeholders may come in any order in a translation."""
+    names = _PLACEHOLDER.findall(template)
+    if not names:
+        return pl.lit(template.replace("%%", "%"))
+    parts = [p.replace("%%", "%") for p in _PLACEHOLDER.split(template)[::2]]
+    args = [v if isinstance(v, pl.Expr) else pl.lit(str(v)) for v in (values[n] for n in names)]
+    return pl.format("{}".join(parts), *args)
 
 
 def milli_text(col: str | pl.Expr) -> pl.Expr:
@@ -176,13 +195,17 @@ def validate_reads(
         .otherwise(pl.lit(None, dtype=pl.Utf8))
         .alias("reason"),
         pl.when(is_decrease | is_rollover)
-        .then(pl.format("reading {} below previous {} on {}; rollover at {} digits would be {} units",
-                        milli_text("value_milli"), milli_text("prev_value"), pl.col("prev_date"),
-                        pl.col("digits"), milli_text(wrapped)))
-        .when(is_zero).then(pl.format("no usage since {} (reading {})", pl.col("prev_date"), milli_text("prev_value")))
-        .when(is_spike).then(pl.format(
-            "usage {} units in {} days against {} units in the {} days before (factor {})",
-            milli_text(usage), days, milli_text(hist_usage), hist_days, pl.lit(str(config.spike_factor)),
+        .then(pl_message(_("reading %(value)s below previous %(previous)s on %(date)s; rollover at %(digits)s "
+                           "digits would be %(wrapped)s units"),
+                         value=milli_text("value_milli"), previous=milli_text("prev_value"), date=pl.col("prev_date"),
+                         digits=pl.col("digits"), wrapped=milli_text(wrapped)))
+        .when(is_zero).then(pl_message(_("no usage since %(date)s (reading %(previous)s)"),
+                                       date=pl.col("prev_date"), previous=milli_text("prev_value")))
+        .when(is_spike).then(pl_message(
+            _("usage %(usage)s units in %(days)s days against %(history)s units in the %(history_days)s days "
+              "before (factor %(factor)s)"),
+            usage=milli_text(usage), days=days, history=milli_text(hist_usage), history_days=hist_days,
+            factor=config.spike_factor,
         ))
         .otherwise(pl.lit(""))
         .alias("detail"),
@@ -190,18 +213,24 @@ def validate_reads(
     )
     first = df.filter(pl.col("reason").is_not_null()).with_columns(
         pl.when(pl.col("reason") == "unknown_meter").then(
-            pl.when(pl.col("meter_id").is_null()).then(pl.format("no meter {}", pl.col("asset_number")))
-            .when(pl.col("installed_on") > pl.col("read_date")).then(pl.format("installed on {}", pl.col("installed_on")))
-            .otherwise(pl.format("removed on {}", pl.col("removed_on")))
+            pl.when(pl.col("meter_id").is_null()).then(pl_message(_("no meter %(meter)s"),
+                                                                  meter=pl.col("asset_number")))
+            .when(pl.col("installed_on") > pl.col("read_date")).then(
+                pl_message(_("installed on %(date)s"), date=pl.col("installed_on")))
+            .otherwise(pl_message(_("removed on %(date)s"), date=pl.col("removed_on")))
         )
-        .when(pl.col("reason") == "unknown_register").then(pl.format("meter has no {} register", pl.col("register")))
+        .when(pl.col("reason") == "unknown_register").then(
+            pl_message(_("meter has no %(register)s register"), register=pl.col("register")))
         .when(pl.col("reason") == "out_of_period").then(
-            pl.when(pl.col("read_date") > pl.lit(as_of_date)).then(pl.lit(f"read date after today ({as_of_date})"))
-            .otherwise(pl.format("period closed before {}", pl.col("frozen_until")))
+            pl.when(pl.col("read_date") > pl.lit(as_of_date)).then(
+                pl_message(_("read date after today (%(today)s)"), today=as_of_date))
+            .otherwise(pl_message(_("period closed before %(date)s"), date=pl.col("frozen_until")))
         )
         .when(pl.col("reason") == "duplicate").then(
-            pl.when(pl.col("_n_values") > 1).then(pl.lit("same meter, register and date with different values in this file"))
-            .otherwise(pl.format("differs from existing read {} ({})", pl.col("ex_id"), milli_text("ex_value")))
+            pl.when(pl.col("_n_values") > 1).then(
+                pl_message(_("same meter, register and date with different values in this file")))
+            .otherwise(pl_message(_("differs from existing read %(read)s (%(value)s)"), read=pl.col("ex_id"),
+                                  value=milli_text("ex_value")))
         )
         .otherwise(pl.lit(""))
         .alias("detail"),

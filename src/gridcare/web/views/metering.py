@@ -24,6 +24,7 @@ from gridcare.core.errors import GridcareError
 from gridcare.customers.models import OrgUnit
 from gridcare.metering import selectors, services
 from gridcare.metering.errors import ReadFileInvalid
+from gridcare.metering.intervals import interval_labels
 from gridcare.metering.models import MeterRead, QuarantineReason
 from gridcare.metering.readfile import REGISTER_CODES
 from gridcare.web.access import staff_required
@@ -75,7 +76,7 @@ class CalendarForm(forms.Form):
 
 
 def _reason_labels() -> dict[str, str]:
-    return {c: str(label) for c, label in QuarantineReason.choices}
+    return {**interval_labels(), **{c: str(label) for c, label in QuarantineReason.choices}}
 
 
 @staff_required(CAPABILITY)
@@ -121,8 +122,12 @@ def metering_import_detail(request, import_id: int):
     by_reason = [(r, labels.get(r, r), n) for r, n in (imp.report or {}).get("by_reason", {}).items()]
     rows = [{**r, "reason": labels.get(r.get("reason"), r.get("reason"))}
             for r in (imp.report or {}).get("quarantined_rows", [])]
+    report = imp.report or {}
+    by_method = [(labels.get(m, m), n) for m, n in report.get("estimated_by_method", {}).items()]
+    gap_days = [{**d, "register_label": labels.get(d["register"], d["register"])} for d in report.get("gap_days", [])]
     return render(request, "web/metering/import.html", {"imp": imp, "by_reason": by_reason, "rows": rows,
-                                                         "labels": labels})
+                                                         "labels": labels, "by_method": by_method,
+                                                         "gap_days": gap_days})
 
 
 @staff_required(CAPABILITY)
