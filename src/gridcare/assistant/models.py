@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 USER = settings.AUTH_USER_MODEL
 
@@ -38,7 +39,7 @@ class Article(models.Model):
 
     key = models.CharField(_("key"), max_length=32, unique=True)
     category = models.ForeignKey(ArticleCategory, on_delete=models.PROTECT, related_name="articles",
-                                 verbose_name=_("category"))
+                                 verbose_name=pgettext_lazy("knowledge base", "category"))
     origin = models.CharField(_("origin"), max_length=8, choices=Origin.choices, default=Origin.LOCAL)
     published_version = models.ForeignKey("ArticleVersion", null=True, blank=True, on_delete=models.SET_NULL,
                                           related_name="+", verbose_name=_("published version"))
@@ -68,7 +69,7 @@ class ArticleVersion(models.Model):
     body = models.TextField(_("body"))
     tags = models.JSONField(_("tags"), default=list, blank=True)
     questions = models.JSONField(_("similar questions"), default=list, blank=True)
-    source = models.CharField(_("source"), max_length=500)
+    source = models.CharField(pgettext_lazy("knowledge base", "source"), max_length=500)
     change_note = models.CharField(_("change note"), max_length=255, blank=True)
     digest = models.CharField(max_length=64, help_text=_("content hash: a sync that finds it unchanged does nothing"))
     author = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
@@ -96,7 +97,7 @@ class ArticleVersion(models.Model):
 
 class Conversation(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("conversation", "Open")
         HANDED_OVER = "handed_over", _("Handed over")
 
     token = models.CharField(max_length=32, unique=True)

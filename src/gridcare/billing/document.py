@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.shapes import Drawing, String
@@ -158,9 +158,9 @@ def bill_pdf(*, document: BillDocument) -> bytes:
     ]
     info = [
         (_("Account number"), bill.account.number, _("Bill number"), bill.number),
-        (_("Customer"), document.customer_name, _("Version"), str(bill.version)),
-        (_("Address"), document.address, _("Billing period"), bill.period_code),
-        (_("Tariff"), bill.tariff_code, _("Dates"), f"{bill.start_date} – {document.last_day}"),
+        (pgettext("bill document", "Customer"), document.customer_name, _("Version"), str(bill.version)),
+        (pgettext("bill document", "Address"), document.address, _("Billing period"), bill.period_code),
+        (_("Tariff"), bill.tariff_code, pgettext("bill document", "Dates"), f"{bill.start_date} – {document.last_day}"),
         (_("Issued on"), bill.issued_at.date().isoformat() if bill.issued_at else _("not issued"),
          _("Energy (kWh)"), f"{document.kwh:,.3f}".rstrip("0").rstrip(".")),
     ]
@@ -196,8 +196,8 @@ def bill_pdf(*, document: BillDocument) -> bytes:
         story.append(_p(_("This bill was corrected by %(number)s.") % {"number": document.replaced_by.number},
                         st["base"]))
 
-    story.append(_p(_("Charges"), st["h2"]))
-    rows = [[_p(_("Item"), st["small"]), _p(_("Quantity"), st["small"]), _p(_("Unit price (yuan)"), st["small"]),
+    story.append(_p(pgettext("bill document", "Charges"), st["h2"]))
+    rows = [[_p(pgettext("bill document", "Item"), st["small"]), _p(_("Quantity"), st["small"]), _p(_("Unit price (yuan)"), st["small"]),
              _p(_("Amount (yuan)"), st["small"])]]
     for line in document.lines:
         price = line.unit_price.normalize() if line.unit_price else Decimal(0)

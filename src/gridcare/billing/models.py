@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class BillingRun(models.Model):
@@ -23,8 +24,8 @@ class BillingRun(models.Model):
     is the last account id whose chunk committed; a restart continues after it."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        RUNNING = "running", _("Running")
+        PENDING = "pending", pgettext_lazy("billing run", "Pending")
+        RUNNING = "running", pgettext_lazy("billing run", "Running")
         COMPLETED = "completed", _("Completed")
         FAILED = "failed", _("Failed")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OrgUnit(models.Model):
@@ -60,7 +61,7 @@ class Customer(models.Model):
         OTHER = "other", _("Other")
 
     external_id = models.CharField(_("external id"), max_length=64, unique=True, null=True, blank=True)
-    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PERSON)
+    kind = models.CharField(pgettext_lazy("customer", "kind"), max_length=16, choices=Kind.choices, default=Kind.PERSON)
     name = models.CharField(_("name"), max_length=128, db_index=True)
     id_type = models.CharField(_("ID type"), max_length=16, choices=IdType.choices, default=IdType.RESIDENT_ID)
     id_number = models.CharField(_("ID number"), max_length=32, blank=True)
@@ -87,9 +88,9 @@ class Account(models.Model):
     """户号: the billing account. One customer may hold several."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
-        SUSPENDED = "suspended", _("Suspended")
-        CLOSED = "closed", _("Closed")
+        ACTIVE = "active", pgettext_lazy("account status", "Active")
+        SUSPENDED = "suspended", pgettext_lazy("account status", "Suspended")
+        CLOSED = "closed", pgettext_lazy("account status", "Closed")
 
     number = models.CharField(_("account number"), max_length=32, unique=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("customer"))

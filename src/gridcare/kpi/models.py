@@ -8,12 +8,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class KpiSnapshot(models.Model):
     kpi_code = models.CharField(_("KPI"), max_length=48)
     org_unit = models.ForeignKey("customers.OrgUnit", on_delete=models.PROTECT, related_name="+")
-    period_code = models.CharField(_("period"), max_length=7)
+    period_code = models.CharField(pgettext_lazy("KPI", "period"), max_length=7)
     # None when the denominator is zero: "nothing to measure" is not 0 % and must not alert.
     value = models.DecimalField(_("value"), max_digits=18, decimal_places=4, null=True, blank=True)
     numerator = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
@@ -34,14 +35,14 @@ class KpiAlert(models.Model):
         CRITICAL = "critical", _("Critical")
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("KPI", "Open")
         ACKNOWLEDGED = "acknowledged", _("Acknowledged")
         CLEARED = "cleared", _("Cleared")
 
     kpi_code = models.CharField(_("KPI"), max_length=48)
     org_unit = models.ForeignKey("customers.OrgUnit", on_delete=models.PROTECT, related_name="+")
-    period_code = models.CharField(_("period"), max_length=7)
-    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    period_code = models.CharField(pgettext_lazy("KPI", "period"), max_length=7)
+    level = models.CharField(pgettext_lazy("KPI", "level"), max_length=10, choices=Level.choices)
     status = models.CharField(_("status"), max_length=14, choices=Status.choices, default=Status.OPEN,
                               db_index=True)
     value = models.DecimalField(max_digits=18, decimal_places=4)

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class BillingCalendar(models.Model):
@@ -37,8 +38,8 @@ class BillingPeriod(models.Model):
     """One billing month of one calendar org unit. Closing (关账) freezes its reads and bills."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        CLOSED = "closed", _("Closed")
+        OPEN = "open", pgettext_lazy("billing period", "Open")
+        CLOSED = "closed", pgettext_lazy("billing period", "Closed")
 
     org_unit = models.ForeignKey("customers.OrgUnit", on_delete=models.PROTECT, related_name="billing_periods")
     code = models.CharField(_("period"), max_length=7)

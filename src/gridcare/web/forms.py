@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridcare.access.labels import object_type_label
 from gridcare.access.models import AuditEvent
@@ -47,10 +48,10 @@ class CustomerSearchForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100,
                         widget=forms.TextInput(attrs={"placeholder": _("name, phone, account or meter number"),
                                                       "type": "search", "autocomplete": "off"}))
-    category = forms.ChoiceField(label=_("Category"), required=False,
-                                 choices=[("", _("All categories")), *CustomerCategory.choices])
+    category = forms.ChoiceField(label=pgettext_lazy("customer", "Category"), required=False,
+                                 choices=[("", pgettext_lazy("customer", "All categories")), *CustomerCategory.choices])
     org_unit = forms.ChoiceField(label=_("Org unit"), required=False)
-    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("All kinds")), *Customer.Kind.choices])
+    kind = forms.ChoiceField(label=pgettext_lazy("customer", "Kind"), required=False, choices=[("", _("All kinds")), *Customer.Kind.choices])
 
     def __init__(self, *args, org_units=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -64,7 +65,7 @@ class CustomerForm(forms.Form):
     """Create/edit. On edit, personal fields the role may not see come blank with the masked value as
     placeholder; left blank, they keep their stored value."""
 
-    kind = forms.ChoiceField(label=_("Kind"), choices=Customer.Kind.choices)
+    kind = forms.ChoiceField(label=pgettext_lazy("customer", "Kind"), choices=Customer.Kind.choices)
     name = forms.CharField(label=_("Name"), max_length=128, required=False)
     id_type = forms.ChoiceField(label=_("ID type"), choices=Customer.IdType.choices)
     id_number = forms.CharField(label=_("ID number"), max_length=32, required=False)

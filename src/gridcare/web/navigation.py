@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gridcare.access.roles import Role, can
 
@@ -23,7 +24,7 @@ CONSOLE_NAV = [
     NavItem(_("Billing"), "web:billing_home", "customers.view"),
     NavItem(_("Audit queue"), "web:billing_exceptions", "billing.audit"),
     NavItem(_("Billing parameters"), "web:parameters_home", "customers.view"),
-    NavItem(_("Cashier"), "web:payments_home", "payments.collect"),
+    NavItem(pgettext_lazy("till", "Cashier"), "web:payments_home", "payments.collect"),
     NavItem(_("Reconciliation"), "web:reconciliation_home", "payments.approve"),
     NavItem(_("Dunning"), "web:collections_home", "customers.view"),
     NavItem(_("Service desk"), "web:service_home", "service.work"),

@@ -30,9 +30,9 @@ ZH: dict[str | tuple[str, str], str] = {
     "No risk scores yet. They are computed by the nightly experience refresh.":
         "尚无风险评分，由每晚的客户体验刷新任务计算。",
     "No tags": "无标签",
-    "Org unit": "单位",
+    "Org unit": "供电单位",
     "Risk band": "风险等级",
-    "Score": "评分",
+    "Score": "得分",
     "Tags": "标签",
     "band": "等级",
     "risk score": "风险评分",

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from gridcare.access.roles import can
@@ -30,21 +30,21 @@ class KbSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label=gettext_lazy("Search"),
                         widget=forms.TextInput(attrs={"class": "form-control", "type": "search",
                                                       "placeholder": gettext_lazy("Question or keywords")}))
-    category = forms.ChoiceField(required=False, label=gettext_lazy("Category"),
+    category = forms.ChoiceField(required=False, label=pgettext_lazy("knowledge base", "Category"),
                                  widget=forms.Select(attrs={"class": "form-select"}))
     status = forms.ChoiceField(required=False, label=gettext_lazy("Status"),
                                widget=forms.Select(attrs={"class": "form-select"}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["category"].choices = [("", _("All categories"))] + [
+        self.fields["category"].choices = [("", pgettext("knowledge base", "All categories"))] + [
             (c.code, c.name) for c in selectors.categories()]
         self.fields["status"].choices = [("", _("Any status")), ("draft", _("Draft")), ("review", _("In review")),
                                          ("archived", _("Archived"))]
 
 
 class ArticleForm(forms.Form):
-    category = forms.ChoiceField(label=gettext_lazy("Category"), widget=forms.Select(attrs={"class": "form-select"}))
+    category = forms.ChoiceField(label=pgettext_lazy("knowledge base", "Category"), widget=forms.Select(attrs={"class": "form-select"}))
     title = forms.CharField(label=gettext_lazy("Title"), max_length=200,
                             widget=forms.TextInput(attrs={"class": "form-control"}))
     body = forms.CharField(label=gettext_lazy("Body"), widget=forms.Textarea(attrs={"class": "form-control", "rows": 10}))
@@ -52,7 +52,7 @@ class ArticleForm(forms.Form):
                                 widget=forms.Textarea(attrs={"class": "form-control", "rows": 3}))
     tags = forms.CharField(label=gettext_lazy("Tags (comma separated)"), required=False,
                            widget=forms.TextInput(attrs={"class": "form-control"}))
-    source = forms.CharField(label=gettext_lazy("Source"), max_length=500,
+    source = forms.CharField(label=pgettext_lazy("knowledge base", "Source"), max_length=500,
                              widget=forms.TextInput(attrs={"class": "form-control"}))
     change_note = forms.CharField(label=gettext_lazy("Change note"), required=False, max_length=255,
                                   widget=forms.TextInput(attrs={"class": "form-control"}))
