@@ -1,5 +1,10 @@
-"""Demo data: two days of dunning, late fees on the largest arrears and suspension proposals, so the
-console shows reminders, call tasks, late fees and cases (idempotent: every step is).
+"""Demo data: dunning on each day of the last month on which one of its stages fell due (and on the
+stage days of the oldest open bills), late fees on
+the largest arrears and suspension proposals, so the console shows reminders, call tasks, late fees
+and cases (idempotent: every step is).
+
+Running the job for every day of the month would cost a full pass over the open items per day; the
+stages only fire on due date + offset (plus the catch-up window), so those days are enough.
 
 The full nightly job (`gridcare collections run`) also assesses payment-time late fees on every bill
 paid late in the look-back window; on the 10,000-customer demo that is thousands of ledger entries,
@@ -8,23 +13,41 @@ so the demo assesses a sample of accounts instead and leaves the rest to the nig
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
-from gridcare.collections.selectors import arrears_by_account
+from gridcare.collections.policy import collections_policy
+from gridcare.collections.selectors import arrears_by_account, open_items
 from gridcare.collections.services.dunning import dunning_run
 from gridcare.collections.services.latefees import late_fees_assess_account
 from gridcare.collections.services.suspension import suspension_reminders_send, suspensions_propose
 from gridcare.core.calendars import BUSINESS_TZ
 
-DAYS = 1
+LOOK_BACK_DAYS = 30
 LATE_FEE_SAMPLE = 100
+
+
+def _stage_days(today: date) -> list[date]:
+    """The days within the look-back on which some open bill reached a dunning stage, and the stage
+    days of the oldest open bills (the long-standing arrears, whose calls and final notices lead to
+    suspension proposals)."""
+    offsets = [stage.offset_days for stage in collections_policy().dunning.stages]
+    horizon = today + timedelta(days=max(0, -min(offsets)))
+    dues = {item.due_date for item in open_items(kinds=("bill",), due_on_or_before=horizon)}
+    if not dues:
+        return []
+    first = today - timedelta(days=LOOK_BACK_DAYS)
+    recent = {due + timedelta(days=offset) for due in dues for offset in offsets} & {
+        first + timedelta(days=n) for n in range(LOOK_BACK_DAYS + 1)}
+    oldest = {min(dues) + timedelta(days=offset) for offset in offsets}
+    return sorted(day for day in recent | oldest if day <= today)
 
 
 def load_demo(*, seed: int, as_of: datetime) -> str:
     today = as_of.astimezone(BUSINESS_TZ).date()
     messages = calls = 0
-    for offset in range(DAYS, -1, -1):
-        result = dunning_run(as_of=datetime.combine(today - timedelta(days=offset), time(9, 0), tzinfo=BUSINESS_TZ))
+    days = _stage_days(today)
+    for day in days:
+        result = dunning_run(as_of=datetime.combine(day, time(9, 0), tzinfo=BUSINESS_TZ))
         messages += result.queued
         calls += result.calls
     morning = datetime.combine(today, time(9, 0), tzinfo=BUSINESS_TZ)
@@ -34,5 +57,5 @@ def load_demo(*, seed: int, as_of: datetime) -> str:
                for account_id in sample)
     proposals = suspensions_propose(as_of=morning).proposed
     suspension_reminders_send(as_of=morning)
-    return (f"{DAYS + 1} days of dunning: {messages} messages, {calls} call tasks; {fees} late fees on the "
+    return (f"dunning on {len(days)} stage days: {messages} messages, {calls} call tasks; {fees} late fees on the "
             f"{len(sample)} largest arrears; {proposals} suspensions proposed")

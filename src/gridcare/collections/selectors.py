@@ -173,6 +173,13 @@ def open_promise(*, account_id: int, as_of_date: date) -> Promise | None:
                                   promised_date__gte=as_of_date).first()
 
 
+def accounts_with_open_promise(*, as_of_date: date) -> set[int]:
+    """Every account whose payment promise still holds on `as_of_date`, in one query: batch jobs
+    (dunning, suspension) ask this for thousands of accounts, and open promises are few."""
+    return set(Promise.objects.filter(status=Promise.Status.OPEN, promised_date__gte=as_of_date)
+               .values_list("account_id", flat=True))
+
+
 def suspension_cases(*, user: User | None, status: str = "", active: bool = False) -> QuerySet[SuspensionCase]:
     qs = SuspensionCase.objects.select_related("account", "account__customer", "work_order").filter(
         account__in=_scoped_accounts(user))

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from gridcare.collections.models import CallTask, Notice
 from gridcare.collections.policy import Stage, collections_policy
-from gridcare.collections.selectors import OpenItem, open_items, open_promise
+from gridcare.collections.selectors import OpenItem, accounts_with_open_promise, open_items
 from gridcare.collections.services._common import calendar, email_of, local_date, mobile_of, yuan
 from gridcare.customers.models import Account
 from gridcare.notifications import services as outbox
@@ -110,13 +110,14 @@ def dunning_run(*, as_of: datetime, progress: Progress | None = None) -> Dunning
     for item in items:
         by_account[item.account_id].append(item)
     accounts = Account.objects.select_related("customer").in_bulk(list(by_account))
+    promised_accounts = accounts_with_open_promise(as_of_date=today)
     result = DunningResult()
     total = len(by_account)
     for n, (account_id, bills) in enumerate(sorted(by_account.items()), start=1):
         account = accounts[account_id]
         result.accounts += 1
         oldest = bills[0]
-        promised = open_promise(account_id=account_id, as_of_date=today) is not None
+        promised = account_id in promised_accounts
         for item in bills:
             for stage in _due_stages(item, today, catch_up=policy.catch_up_days):
                 if stage.overdue and (item.charge_id != oldest.charge_id or promised):

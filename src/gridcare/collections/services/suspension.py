@@ -17,9 +17,9 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from gridcare.access.models import User
-from gridcare.collections.models import Notice, Promise, SuspensionCase, SuspensionEvent
+from gridcare.collections.models import Notice, SuspensionCase, SuspensionEvent
 from gridcare.collections.policy import collections_policy
-from gridcare.collections.selectors import arrears_by_account, open_items
+from gridcare.collections.selectors import accounts_with_open_promise, arrears_by_account, open_items
 from gridcare.collections.services._common import (
     UnableToChangeCase,
     calendar,
@@ -99,12 +99,10 @@ class _Facts:
 
 def _facts(account_ids: list[int], today) -> _Facts:
     policy = collections_policy().suspension
-    promised: set[int] = set()
+    promised = accounts_with_open_promise(as_of_date=today).intersection(account_ids)
     dunned: set[int] = set() if policy.requires_stage else set(account_ids)
     for lo in range(0, len(account_ids), 5000):  # SQLite caps bound parameters per statement
         chunk = account_ids[lo:lo + 5000]
-        promised.update(Promise.objects.filter(account_id__in=chunk, status=Promise.Status.OPEN,
-                                               promised_date__gte=today).values_list("account_id", flat=True))
         if policy.requires_stage:
             dunned.update(Notice.objects.filter(
                 account_id__in=chunk, stage=policy.requires_stage,
@@ -339,8 +337,7 @@ def suspensions_follow_up(*, as_of: datetime) -> FollowUpResult:
     cases = list(SuspensionCase.objects.filter(status__in=SuspensionCase.ACTIVE).exclude(
         status=SuspensionCase.Status.RESTORING).values_list("pk", "account_id"))
     arrears = arrears_by_account(as_of_date=today, account_ids=[a for _, a in cases])
-    promised = set(Promise.objects.filter(status=Promise.Status.OPEN, promised_date__gte=today,
-                                          account_id__in=[a for _, a in cases]).values_list("account_id", flat=True))
+    promised = accounts_with_open_promise(as_of_date=today)
     for case_id, account_id in cases:
         with transaction.atomic():
             case = _case_for_update(None, case_id)
