@@ -22,6 +22,7 @@ from gridcare.cli.app import app, setup_django
 DEMO_STEPS: list[str] = [
     "gridcare.parameters.demo:load_demo",
     "gridcare.billing.demo:load_demo",
+    "gridcare.billing.backbilling_demo:load_demo",  # needs issued bills; its bills' receivables go to payments
     "gridcare.payments.demo:load_demo",
     "gridcare.collections.demo:load_demo",
     "gridcare.reconciliation.demo:load_demo",
