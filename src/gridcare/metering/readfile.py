@@ -269,23 +269,30 @@ def _parse_interval(frame: pl.DataFrame, file_format: str, wide: list[tuple[int,
         parsed = parsed.with_columns(
             pl.when(pl.col("point").max().over("asset_number") > 24).then(96).otherwise(24)
             .cast(pl.Int16).alias("points_per_day"))
-    repeated = (parsed.group_by("asset_number", "read_date", "point")
-                .agg(pl.len().alias("n"), pl.col("line_no").sort().alias("lines"))
-                .filter(pl.col("n") > 1).sort("asset_number", "read_date", "point").head(MAX_PROBLEMS))
-    if repeated.height:
+    key = ["asset_number", "read_date"]
+    days = parsed.group_by(key).agg(pl.len().alias("n"), pl.col("point").n_unique().alias("distinct"),
+                                    pl.col("points_per_day").first().alias("ppd"),
+                                    pl.col("line_no").min().alias("day_line"))
+    doubled = days.filter(pl.col("distinct") != pl.col("n"))
+    if doubled.height:
+        repeated = (parsed.join(doubled.select(key), on=key, how="semi")
+                    .group_by(*key, "point").agg(pl.len().alias("n"), pl.col("line_no").sort().alias("lines"))
+                    .filter(pl.col("n") > 1).sort(*key, "point").head(MAX_PROBLEMS))
         _raise_problems([
             (lines[1], _("meter %(meter)s on %(date)s: point %(point)s appears %(n)s times (lines %(lines)s)")
              % {"meter": a, "date": d, "point": p, "n": n, "lines": ", ".join(map(str, lines))})
-            for a, d, p, n, lines in repeated.select("asset_number", "read_date", "point", "n", "lines").iter_rows()
+            for a, d, p, n, lines in repeated.select(*key, "point", "n", "lines").iter_rows()
         ], file_format)
-    days = parsed.select("asset_number", "read_date", "points_per_day").unique()
-    grid = days.with_columns(pl.int_ranges(1, pl.col("points_per_day") + 1, dtype=pl.Int16).alias("point")).explode(
-        "point")
-    first_line = parsed.group_by("asset_number", "read_date").agg(pl.col("line_no").min().alias("day_line"))
-    full = (grid.join(parsed.select("asset_number", "read_date", "point", "line_no", "value_milli"),
-                      on=["asset_number", "read_date", "point"], how="left")
-            .join(first_line, on=["asset_number", "read_date"], how="left")
-            .select(pl.coalesce("line_no", "day_line").alias("line_no"), "asset_number", "read_date", "point",
-                    "points_per_day", "value_milli")
-            .sort("line_no", "point"))
+    columns = ["line_no", "asset_number", "read_date", "point", "points_per_day", "value_milli"]
+    short = days.filter(pl.col("n") < pl.col("ppd"))
+    if short.height == 0:  # the usual file: every day complete, nothing to add
+        return ParsedFile("interval", file_format, parsed.select(columns), ignored)
+    # Absent points of short days become rows without a value (line: the day's first line).
+    grid = (short.select(*key, pl.col("ppd").alias("points_per_day"), "day_line",
+                         pl.int_ranges(1, pl.col("ppd") + 1, dtype=pl.Int16).alias("point"))
+            .explode("point")
+            .join(parsed.select(*key, "point"), on=[*key, "point"], how="anti")
+            .select(pl.col("day_line").alias("line_no"), *key, "point", "points_per_day",
+                    pl.lit(None, dtype=pl.Int64).alias("value_milli")))
+    full = pl.concat([parsed.select(columns), grid.select(columns)])
     return ParsedFile("interval", file_format, full, ignored)
