@@ -1,4 +1,5 @@
-"""Template filters for money and rates: integer fen shown as yuan, Decimal shares as percentages."""
+"""Template filters for money and rates (integer fen shown as yuan, Decimal shares as percentages) and
+dunning stage names."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from decimal import Decimal
 
 from django import template
 
+from gridcare.collections.policy import collections_policy
 from gridcare.core.money import format_yuan
 
 register = template.Library()
@@ -23,3 +25,13 @@ def percent(share) -> str:
     if share is None or share == "":
         return "—"
     return f"{Decimal(str(share)) * 100:.2f}%"
+
+
+@register.filter
+def stage_label(code: str) -> str:
+    """A dunning stage code as the policy names it ('before_due' → '到期前提醒'); a stage since removed
+    from the policy still shows its code, so old notices stay readable."""
+    try:
+        return collections_policy().dunning.stage(code).label
+    except KeyError:
+        return code
