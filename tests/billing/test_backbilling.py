@@ -10,7 +10,7 @@ import pytest
 from django.utils import translation
 
 from gridcare.access.models import AuditEvent
-from gridcare.billing import services
+from gridcare.billing import selectors, services
 from gridcare.billing.models import Bill, BillDelivery
 from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.notifications.models import Message
@@ -73,6 +73,7 @@ def test_wrong_multiplier_across_a_tariff_change_billed_as_one_adjustment(pworld
     case.refresh_from_db()
     assert (case.status, case.bill_number, case.billed_at) == ("billed", bill.number, ISSUE_AT)
     assert AuditEvent.objects.filter(object_type="bill", object_id=str(bill.pk), actor=pworld.approver).exists()
+    assert selectors.bill_issued_by(bill=bill) == pworld.approver
     # The original bills never changed.
     w.jan.refresh_from_db()
     assert (w.jan.total_fen, w.jan.status, w.jan.lines.count()) == (17720, "issued", 4)

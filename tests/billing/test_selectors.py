@@ -112,3 +112,29 @@ def test_drafts_are_never_delivered(org, tariffs, staff):
     services.billing_run_execute(run_id=run.pk, as_of=AS_OF)
     report = services.bills_deliver(bill_ids=list(Bill.objects.values_list("pk", flat=True)), as_of=AS_OF)
     assert (report.queued, Message.objects.count()) == (0, 0)
+
+
+def test_who_issued_a_bill_is_read_from_the_audit_trail(org, tariffs, staff):
+    acct, m = metered_account(org["PY1"], tariff_code="gz-residential")
+    for d, v in ((OCT1, "1000"), (NOV1, "1200")):
+        seed_read(m, "total", d, v)
+    run = services.billing_run_start(period_code="2026-10", org_unit=None, actor=staff["clerk"], as_of=AS_OF)
+    services.billing_run_execute(run_id=run.pk, as_of=AS_OF)
+    bill = Bill.objects.get()
+    assert selectors.bill_issued_by(bill=bill) is None  # a draft is not issued by anyone yet
+    for exc in BillException.objects.filter(status="open"):
+        services.bill_exception_confirm(exception_id=exc.pk, actor=staff["auditor"], as_of=AS_OF)
+    services.billing_run_approve(run_id=run.pk, actor=staff["approver"], as_of=AS_OF)
+    services.billing_run_issue(run_id=run.pk, actor=staff["admin"], as_of=AS_OF)
+    bill.refresh_from_db()
+    assert (bill.approved_by_id, selectors.bill_issued_by(bill=bill)) == (staff["approver"].pk, staff["admin"])
+    # A correction is issued by whoever approves it: the rebill and its credit note alike.
+    corr = services.bill_correct(bill_id=bill.pk, reason="止码抄错", reads={(m.pk, "total"): "1150"},
+                                 actor=staff["clerk"], as_of=AS_OF)
+    assert selectors.bill_issued_by(bill=corr.rebill) is None
+    services.bill_correction_approve(rebill_id=corr.rebill.pk, actor=staff["approver"], as_of=AS_OF)
+    corr.rebill.refresh_from_db()
+    corr.credit.refresh_from_db()
+    assert selectors.bill_issued_by(bill=corr.rebill) == staff["approver"]
+    assert selectors.bill_issued_by(bill=corr.credit) == staff["approver"]
+    assert selectors.bill_issued_by(bill=bill) == staff["admin"]  # the original's issue is unchanged

@@ -40,6 +40,8 @@ def test_issue_from_the_case_page_and_follow_the_trail(pworld):
     assert "退补账单 2026-01" in page and 'data-testid="adjustment-note"' in page
     assert f'href="/console/parameters/cases/{case.pk}/" data-testid="bill-case">{case.number}</a>' in page
     assert f'href="/console/billing/bills/{w.dec.pk}/" data-testid="adjusted-bill">{w.dec.number}</a> (2025-12)' in page
+    issued = f"{bill.issued_at.astimezone(fixtures.TZ):%Y-%m-%d %H:%M}"
+    assert f'data-testid="bill-issued-by">发行人: {pworld.approver} · {issued}</div>' in page
     assert f'href="/console/billing/bills/{w.jan.pk}/" data-testid="adjusted-bill">{w.jan.number}</a> (2026-01)' in page
     assert f"2026-01 原账单 {w.jan.number} energy：原 310 kWh 171.00 元 → 更正 465 kWh 256.50 元，退补 +85.50 元" in page
     assert "140.60" in page

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from gridcare.access.models import User
+from gridcare.access.models import AuditEvent, User
 from gridcare.access.roles import Role
 from gridcare.billing.models import Bill, BillException, BillingRun, BillingRunSkip, BillLine, BillRead
 from gridcare.core.money import allocate_fen
@@ -72,6 +72,31 @@ def bill_reads(*, bill: Bill) -> QuerySet[BillRead]:
 def bill_versions(*, user: User, bill: Bill) -> QuerySet[Bill]:
     """All versions (invoices and credit notes) of the same account and period: the correction trail."""
     return _bills(user).filter(account_id=bill.account_id, period_code=bill.period_code).order_by("version", "kind")
+
+
+def bill_issued_by(*, bill: Bill) -> User | None:
+    """Who issued the bill. The bill row keeps who prepared and who approved it; issuing is the
+    audited act of whoever did it, so it is read from the audit trail rather than stored twice: the
+    run's issue (at the bill's issued_at), the approval that issues a correction, or the creation
+    of a back-billing adjustment bill."""
+    if bill.status != Bill.Status.ISSUED or bill.issued_at is None:
+        return None
+    events = AuditEvent.objects.filter(actor__isnull=False).select_related("actor")
+    if bill.kind == Bill.Kind.ADJUSTMENT:
+        events = events.filter(object_type="bill", object_id=str(bill.pk), action=AuditEvent.Action.CREATE)
+    elif bill.run_id is not None:
+        events = events.filter(object_type="billing_run", object_id=str(bill.run_id), action=AuditEvent.Action.ACTION,
+                               at=bill.issued_at, summary__endswith="bills issued")
+    elif bill.corrects_id is not None:  # a correction: the credit note and its rebill are issued together
+        rebill = bill.pk if bill.kind == Bill.Kind.INVOICE else (
+            Bill.objects.filter(account_id=bill.account_id, period_code=bill.period_code, version=bill.version,
+                                kind=Bill.Kind.INVOICE).values_list("pk", flat=True).first())
+        events = events.filter(object_type="bill", object_id=str(rebill), action=AuditEvent.Action.ACTION,
+                               summary__endswith="approved and issued")
+    else:
+        return None
+    event = events.order_by("at", "id").first()
+    return event.actor if event else None
 
 
 @dataclass(frozen=True)

@@ -382,7 +382,7 @@ def billing_bill(request, bill_id: int):
 
         case = backbilling_case_list(user=request.user).filter(bill_number=bill.number).first()
     ctx = {"document": document, "bill": bill, "form": form, "exceptions": exceptions, "backbilling_case": case,
-           "deliveries": bill.deliveries.order_by("channel"),
+           "issued_by": selectors.bill_issued_by(bill=bill), "deliveries": bill.deliveries.order_by("channel"),
            "can_correct": can(request.user.role, "billing.run") and bill.status == Bill.Status.ISSUED
            and bill.kind == Bill.Kind.INVOICE and document.replaced_by is None,
            "can_approve_correction": can(request.user.role, "billing.approve") and bill.corrects_id
