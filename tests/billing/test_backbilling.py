@@ -66,7 +66,7 @@ def test_wrong_multiplier_across_a_tariff_change_billed_as_one_adjustment(pworld
     ]
     assert sum(ln.amount_fen for ln in bill.lines.all()) == bill.total_fen == case.total_fen
     first = bill.lines.get(line_no=1)
-    assert first.explanation_zh == (f"2025-12 原账单 {dec} energy：原 200 kWh 100.00 元 → 更正 300 kWh 150.00 元，"
+    assert first.explanation_zh == (f"2025-12 原账单 {dec} 电度电费：原 200 kWh 100.00 元 → 更正 300 kWh 150.00 元，"
                                     "退补 +50.00 元")
     assert (first.start_date, first.end_date, first.tariff_version) == (date(2025, 12, 1), date(2026, 1, 1),
                                                                         case.number)

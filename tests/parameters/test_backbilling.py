@@ -82,7 +82,7 @@ def test_wrong_multiplier():
     assert first["original_bill_number"] == "B202601-0001-1"
     assert (first["original_quantity"], first["original_fen"], first["corrected_fen"]) == (
         Decimal("200.000"), 22866, 45732)
-    assert first["explanation_zh"] == ("2026-01 原账单 B202601-0001-1 energy.peak：原 200 kWh 228.66 元 → 更正 400 kWh "
+    assert first["explanation_zh"] == ("2026-01 原账单 B202601-0001-1 电度电费（高峰）：原 200 kWh 228.66 元 → 更正 400 kWh "
                                        "457.32 元，退补 +228.66 元")
 
 

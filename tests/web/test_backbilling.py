@@ -43,7 +43,7 @@ def test_issue_from_the_case_page_and_follow_the_trail(pworld):
     issued = f"{bill.issued_at.astimezone(fixtures.TZ):%Y-%m-%d %H:%M}"
     assert f'data-testid="bill-issued-by">发行人: {pworld.approver} · {issued}</div>' in page
     assert f'href="/console/billing/bills/{w.jan.pk}/" data-testid="adjusted-bill">{w.jan.number}</a> (2026-01)' in page
-    assert f"2026-01 原账单 {w.jan.number} energy：原 310 kWh 171.00 元 → 更正 465 kWh 256.50 元，退补 +85.50 元" in page
+    assert f"2026-01 原账单 {w.jan.number} 电度电费：原 310 kWh 171.00 元 → 更正 465 kWh 256.50 元，退补 +85.50 元" in page
     assert "140.60" in page
 
     # The case page now links to its bill and offers no second issue; a stale form is refused.

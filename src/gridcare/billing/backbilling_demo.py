@@ -86,15 +86,17 @@ def _candidates(clerk: User, before: datetime) -> list[Candidate]:
 
 def _pick(cands: list[Candidate], used: set[int], *, seed: int, slot: Slot) -> Candidate | None:
     """The slot's account: the portal customer's for the refund, a CT-metered one for the
-    multiplier, otherwise a seeded choice among accounts with enough issued periods."""
-    free = [c for c in cands if c.account_id not in used and len(c.periods) >= slot.periods]
+    multiplier, otherwise a seeded choice among accounts with enough issued periods (any with
+    issued bills when the demo history is short)."""
+    free = [c for c in cands if c.account_id not in used]
+    enough = [c for c in free if len(c.periods) >= slot.periods] or free  # a short history: its latest periods
     if slot is FAST_METER:
         preferred = [c for c in free if c.portal]
     elif slot is MULTIPLIER:
-        preferred = [c for c in free if c.multiplier > 1]
+        preferred = [c for c in enough if c.multiplier > 1]
     else:
         preferred = []
-    pool = preferred or [c for c in free if not c.portal] or free
+    pool = preferred or [c for c in enough if not c.portal] or enough
     if not pool:
         return None
     return random.Random(f"{seed}:backbilling:{slot.kind}:{slot.outcome}").choice(pool)

@@ -39,7 +39,7 @@ from gridcare.core.errors import ValidationFailed
 from gridcare.parameters.config import ParametersConfig
 from gridcare.parameters.engine import rate_with_parameters
 from gridcare.rating import ScheduleSet
-from gridcare.rating.model import BUCKETS
+from gridcare.rating.model import BUCKET_ZH, BUCKETS
 
 ENERGY_REGISTERS = ("total", *BUCKETS)
 KINDS = ("wrong_multiplier", "wrong_tariff", "wiring_correction", "missed_reactive", "meter_error",
@@ -330,6 +330,29 @@ def _aggregate(lines: pl.DataFrame) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
+_PART_ZH = {"capacity": "容量", "demand": "需量", "combined": "合表", "adjustment": "功率因数调整",
+            "fixed": "定额", "percent": "按比例", "reactive": "无功"}
+
+
+def _item_zh(schedules: ScheduleSet, tariff: str, bill: OriginalBill, line_code: str) -> str:
+    """The bill item's Chinese name (电度电费（高峰）, 第二档, a fund's name) from the tariff in force,
+    so the Chinese explanation names the item rather than its line code."""
+    comp_id, _, part = line_code.partition(".")
+    for sched in reversed(schedules.in_force(tariff, bill.start_date, bill.end_date)):
+        comp = next((c for c in sched.components if c.id == comp_id), None)
+        if comp is None:
+            continue
+        item = next((i for i in getattr(comp, "items", ()) if i.code == part), None)
+        if item is not None:
+            return item.label_zh
+        tier = part.removeprefix("tier").removesuffix("_adder")
+        if part.startswith("tier") and tier.isdigit():
+            return f"{comp.label_zh}（第{tier}档{'加价' if part.endswith('_adder') else ''}）"
+        extra = BUCKET_ZH.get(part) or _PART_ZH.get(part)
+        return f"{comp.label_zh}（{extra}）" if extra else comp.label_zh
+    return line_code
+
+
 def _fmt(q: Decimal) -> str:
     return f"{q.quantize(_Q3).normalize():f}"
 
@@ -368,7 +391,8 @@ def recompute(*, originals: list[OriginalBill], facts: AccountFacts, correction:
                 "corrected_fen": a["amount_fen"], "quantity": dq.quantize(_Q3), "amount_fen": da,
                 "unit_price": a["unit_price"] if a["unit_price"] is not None else b["unit_price"],
                 "rule": (a["rule"] or b["rule"] or "")[:255],
-                "explanation_zh": (f"{bill.period_code} 原账单 {bill.number} {line_code}：原 {_fmt(b['quantity'])} {unit} "
+                "explanation_zh": (f"{bill.period_code} 原账单 {bill.number} "
+                                   f"{_item_zh(schedules, tariff if key in after else bill.tariff, bill, line_code)}：原 {_fmt(b['quantity'])} {unit} "
                                    f"{Decimal(b['amount_fen']) / 100:.2f} 元 → 更正 {_fmt(a['quantity'])} {unit} "
                                    f"{Decimal(a['amount_fen']) / 100:.2f} 元，退补 {Decimal(da) / 100:+.2f} 元")[:255],
                 "explanation_en": (f"{bill.period_code} bill {bill.number} {line_code}: was {_fmt(b['quantity'])} {unit} "
