@@ -61,8 +61,10 @@ def test_demo_cases_are_prepared_decided_and_billed_once(settings, monkeypatch, 
         issued = AuditEvent.objects.get(object_type="bill", object_id=str(bill.pk), action="create")
         assert issued.actor.username == "approver"
         assert BillDelivery.objects.filter(bill=bill, channel="sms").exists()
-    # Payments posted the 补收 as a receivable on issue; the 退还 waits for the receivable of the bill it
-    # corrects, which the payments demo (the next step) posts, oldest first.
+    # Payments posted the 补收 as a receivable on issue. The 退还 needs the receivable of the bill it
+    # corrects; here the billing demo ran without its on-commit postings, so it waits for the payments
+    # step, which posts every issued bill oldest first (in `gridcare demo-data` the originals are
+    # already posted and the credit goes through at once).
     assert Charge.objects.get(bill_id=bills[collect.bill_number].pk).amount_fen == collect.total_fen
     assert not JournalEntry.objects.filter(source=f"bill:{bills[refund.bill_number].pk}").exists()
     receivables_post_issued_bills(as_of=AS_OF)
