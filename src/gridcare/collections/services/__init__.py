@@ -12,6 +12,7 @@ from gridcare.collections.services.latefees import (
     late_fee_quote,
     late_fees_assess,
     late_fees_assess_account,
+    late_fees_assess_accounts,
 )
 from gridcare.collections.services.promises import call_task_complete, promise_record, promises_settle
 from gridcare.collections.services.run import RunResult, collections_run
@@ -30,7 +31,8 @@ from gridcare.collections.services.waivers import late_fee_waiver_decide, late_f
 __all__ = [
     "AssessResult", "DunningResult", "Quote", "RunResult", "UnableToChangeCase", "call_task_complete",
     "call_tasks_cancel_paid", "collections_run", "dunning_run", "late_fee_quote", "late_fees_assess",
-    "late_fee_waiver_decide", "late_fee_waiver_request", "late_fees_assess_account", "promise_record", "promises_settle", "suspension_approve", "suspension_execute", "suspension_propose",
+    "late_fee_waiver_decide", "late_fee_waiver_request", "late_fees_assess_account", "late_fees_assess_accounts",
+    "promise_record", "promises_settle", "suspension_approve", "suspension_execute", "suspension_propose",
     "suspension_reject", "suspension_reminders_send", "suspension_restore", "suspensions_follow_up",
     "suspensions_propose",
 ]

@@ -9,6 +9,8 @@ demo loader call it; `bill_charge_post` posts one amount for callers that are no
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple
@@ -164,30 +166,14 @@ def late_fee_charge_post(*, charge_id: int, amount_fen: int, through: date, as_o
                          description: str = "") -> ChargePosted:
     """A late fee (违约金) as its own open item on the bill's account: receivable debit on the new
     item, late-fee income credit. Idempotent by (bill, through): source `latefee:<charge>:<date>`.
-    Credit the customer holds is applied to it like to any charge."""
-    positive_fen(amount_fen)
-    bill = Charge.objects.filter(pk=charge_id).first()
-    if bill is None:
-        raise NotFound(f"charge {charge_id} not found", field="charge_id")
-    source = f"latefee:{bill.pk}:{through.isoformat()}"
-    existing = _existing_charge(source)
-    if existing is not None:
-        return ChargePosted(charge=existing, created=False)
-    header = header_for_update(bill.account_id)
-    existing = _existing_charge(source)
-    if existing is not None:
-        return ChargePosted(charge=existing, created=False)
-    charge = Charge(kind=Charge.Kind.LATE_FEE, reference=f"{bill.reference}-LF{through:%Y%m%d}"[:64],
-                    payment_reference=bill.payment_reference, period_code=bill.period_code, amount_fen=amount_fen,
-                    due_date=through, parent=bill)
-    plan = EntryPlan(account_id=bill.account_id, kind=JournalEntry.Kind.LATE_FEE, source=source, business_date=through,
-                     description=description or f"违约金 {bill.reference}（截至 {through}）",
-                     lines=[Line(Ledger.AR, amount_fen, charge_id=NEW_CHARGE),
-                            Line(Ledger.LATE_FEE_INCOME, -amount_fen)],
-                     new_charge=charge)
-    post_entry(plan, header=header, as_of=as_of)
-    applied = _after_charges([bill.account_id], {bill.account_id: header}, as_of=as_of)
-    return ChargePosted(charge=charge, created=True, credit_applied_fen=applied.get(bill.account_id, 0))
+    Credit the customer holds is applied to it like to any charge. The one-item case of
+    `late_fee_charges_post`."""
+    posted = late_fee_charges_post(items=[LateFeeIn(charge_id=charge_id, amount_fen=amount_fen, through=through,
+                                                    description=description)], as_of=as_of)
+    source = late_fee_source(charge_id, through)
+    charge = Charge.objects.get(pk=posted.charge_ids[source])
+    return ChargePosted(charge=charge, created=source in posted.created,
+                        credit_applied_fen=posted.credit_applied_fen.get(charge.account_id, 0))
 
 
 @transaction.atomic
@@ -294,11 +280,10 @@ def _text():
 
 
 def _post_bills_chunk(bills: list[_Bill], *, as_of: datetime, result: BillSyncResult) -> None:
-    """Positive bills (invoices, and adjustment bills that charge) are posted set-based: one
-    INSERT … SELECT each for the entries, their open items and their two postings (receivable
-    debit, revenue credit), one statement batch for the header deltas. Negative ones (credit
-    notes, adjustment bills that refund) need the corrected bill's open item and go one by one
-    after them, as before. The unique entry `source` (`bill:<id>`) keeps a second call, or a
+    """Positive bills (invoices, and adjustment bills that charge) are posted set-based by the bulk
+    charge writer (`_write_charges`), reading the bills straight from billing's table. Negative ones
+    (credit notes, adjustment bills that refund) need the corrected bill's open item and go one by
+    one after them, as before. The unique entry `source` (`bill:<id>`) keeps a second call, or a
     concurrent one, from posting a bill twice."""
     business_date = local_date(as_of)
     charges = [b for b in bills if b.total_fen > 0 and b.kind != "credit"]
@@ -312,10 +297,10 @@ def _post_bills_chunk(bills: list[_Bill], *, as_of: datetime, result: BillSyncRe
     prepaid = lock_headers(account_ids)
     touched: set[int] = set()
     if charges:
-        posted = _post_charges_set_based([b.id for b in charges], as_of=as_of, business_date=business_date)
+        posted = _write_charges(*_bill_rows([b.id for b in charges], business_date=business_date), as_of=as_of)
         result.charges += len(posted)
-        result.charged_fen += sum(amount for _, amount in posted)
-        touched.update(account for account, _ in posted)
+        result.charged_fen += sum(p.amount_fen for p in posted)
+        touched.update(p.account_id for p in posted)
     if credits:
         headers = headers_for_update(b.account_id for b in credits)
         for bill in credits:
@@ -332,101 +317,265 @@ def _post_bills_chunk(bills: list[_Bill], *, as_of: datetime, result: BillSyncRe
             result.credit_notes += 1
             result.credited_fen += -bill.total_fen
             touched.add(bill.account_id)
-    # Credit application (预付费 deduction) and low-balance alerts concern the few accounts that hold
-    # credit or are prepaid: only their headers are loaded as objects.
+    result.credit_applied_fen += sum(_follow_up(touched, prepaid, as_of=as_of).values())
+
+
+def _follow_up(touched: set[int], prepaid: set[int], *, as_of: datetime) -> dict[int, int]:
+    """Credit application (预付费 deduction) and low-balance alerts after new charges. They concern
+    the few accounts that hold credit or are prepaid: only their headers are loaded as objects.
+    Returns the fen of credit applied per account."""
     follow = sorted(set(_accounts_in_credit(sorted(touched))) | (prepaid & touched))
-    if follow:
-        headers = headers_for_update(follow)
-        applied = _after_charges(follow, headers, as_of=as_of)
-        result.credit_applied_fen += sum(applied.values())
+    if not follow:
+        return {}
+    return _after_charges(follow, headers_for_update(follow), as_of=as_of)
 
 
-def _post_charges_set_based(bill_ids: list[int], *, as_of: datetime, business_date: date) -> list[tuple[int, int]]:
-    """Entries, open items and postings for positive bills not yet posted; returns (account id,
-    amount) per bill posted. The caller holds the accounts' header locks."""
+# -- bulk charges ----------------------------------------------------------------------------------
+# What the journal needs for an open item of each kind that is posted from outside (the charge kind
+# decides the entry kind and the income ledger credited).
+_KINDS = {Charge.Kind.BILL: (JournalEntry.Kind.CHARGE, Ledger.REVENUE),
+          Charge.Kind.LATE_FEE: (JournalEntry.Kind.LATE_FEE, Ledger.LATE_FEE_INCOME)}
+# The input relation every bulk writer reads, in this column order.
+_COLUMNS = ("n", "account_id", "source", "description", "business_date", "kind", "reference", "payment_reference",
+            "period_code", "amount_fen", "due_date", "bill_id", "parent_id")
+_PG_TYPES = ("bigint", "bigint", "text", "text", "date", "text", "text", "text", "text", "bigint", "date", "bigint",
+             "bigint")
+_WRITE_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class ChargeIn:
+    """One open item to post: receivable debit on a new `Charge`, income credit (revenue for a bill,
+    late-fee income for a late fee), in one entry whose unique `source` makes it idempotent."""
+
+    account_id: int
+    kind: str  # Charge.Kind.BILL or Charge.Kind.LATE_FEE
+    source: str
+    amount_fen: int
+    reference: str
+    due_date: date
+    business_date: date
+    description: str = ""
+    payment_reference: str = ""
+    period_code: str = ""
+    bill_id: int | None = None
+    parent_id: int | None = None
+
+
+@dataclass
+class ChargesPosted:
+    charge_ids: dict[str, int] = field(default_factory=dict)  # source → open item, new or found
+    created: set[str] = field(default_factory=set)  # the sources posted now
+    posted_fen: int = 0
+    credit_applied_fen: dict[int, int] = field(default_factory=dict)  # account → credit applied to the new items
+
+
+class _Posted(NamedTuple):
+    source: str
+    charge_id: int
+    account_id: int
+    amount_fen: int
+
+
+@transaction.atomic
+def charges_post_many(*, items: Sequence[ChargeIn], as_of: datetime) -> ChargesPosted:
+    """Post many open items in set-based writes (the same writer as the receivables of issued bills):
+    per chunk one INSERT … SELECT each for entries, open items and postings and one UPDATE for the
+    header deltas (one statement on PostgreSQL), then credit application for accounts that hold
+    credit or are prepaid. One transaction; the caller may wrap it in its own to record why.
+
+    Idempotent by `source`: an item whose source is already posted is not posted again and its
+    existing open item is returned. Raises ValidationFailed (kind, amount_fen, source, reference)."""
+    unique: dict[str, ChargeIn] = {}
+    for item in items:
+        if item.kind not in _KINDS:
+            raise ValidationFailed(f"charges of kind {item.kind!r} are not posted in bulk", field="kind")
+        positive_fen(item.amount_fen)
+        if not item.source.strip():
+            raise ValidationFailed("an idempotency source is required", field="source")
+        if not item.reference.strip():
+            raise ValidationFailed("a reference is required", field="reference")
+        unique.setdefault(item.source, item)
+    result = ChargesPosted()
+    todo = list(unique.values())
+    for lo in range(0, len(todo), _WRITE_CHUNK):
+        chunk = todo[lo:lo + _WRITE_CHUNK]
+        prepaid = lock_headers([i.account_id for i in chunk])
+        posted = _write_charges(*_item_rows(chunk, start=lo), as_of=as_of)
+        for p in posted:
+            result.charge_ids[p.source] = p.charge_id
+            result.created.add(p.source)
+            result.posted_fen += p.amount_fen
+        for account_id, fen in _follow_up({p.account_id for p in posted}, prepaid, as_of=as_of).items():
+            result.credit_applied_fen[account_id] = result.credit_applied_fen.get(account_id, 0) + fen
+    found = [s for s in unique if s not in result.charge_ids]
+    for lo in range(0, len(found), 900):
+        result.charge_ids.update(Charge.objects.filter(entry__source__in=found[lo:lo + 900])
+                                 .values_list("entry__source", "pk"))
+    return result
+
+
+def _item_rows(items: Sequence[ChargeIn], *, start: int = 0) -> tuple[str, list]:
+    """The input relation of `_write_charges` from Python values: typed arrays through unnest on
+    PostgreSQL, one JSON array through json_each on SQLite (one parameter per column or in all, not
+    one per value)."""
+    rows = [(start + n, i.account_id, i.source, i.description or i.reference, i.business_date, i.kind, i.reference,
+             i.payment_reference, i.period_code, i.amount_fen, i.due_date, i.bill_id, i.parent_id)
+            for n, i in enumerate(items)]
+    if connection.vendor == "postgresql":
+        arrays = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in _COLUMNS]
+        return (f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _PG_TYPES)}) AS t ({', '.join(_COLUMNS)})",
+                arrays)
+    payload = json.dumps([[v.isoformat() if isinstance(v, date) else v for v in row] for row in rows],
+                         ensure_ascii=False)
+    columns = ", ".join(f"json_extract(value, '$[{k}]') AS {c}" for k, c in enumerate(_COLUMNS))
+    return f"SELECT {columns} FROM json_each(%s)", [payload]
+
+
+def _bill_rows(bill_ids: list[int], *, business_date: date) -> tuple[str, list]:
+    """The input relation of `_write_charges` read from billing's issued bills (positive ones)."""
     from gridcare.billing.models import Bill
 
-    bill_t, entry_t, charge_t, posting_t = (qn(m) for m in (Bill, JournalEntry, Charge, Posting))
-    ids = placeholders(len(bill_ids))
-    field = JournalEntry._meta.get_field("created_at")
-    created = field.get_db_prep_value(as_of, connection)
+    bill_t = qn(Bill)
     day = Charge._meta.get_field("due_date").get_db_prep_value(business_date, connection)
     if connection.vendor == "postgresql":
-        return _post_charges_one_statement(bill_ids, created=created, day=day, as_of=as_of)
-    source = "'bill:' || CAST(b.id AS VARCHAR(20))"
+        return (f"SELECT b.id AS n, b.account_id, 'bill:' || b.id::text AS source, "
+                f"'电费 ' || b.period_code || ' ' || b.number AS description, %s::date AS business_date, "
+                f"%s::text AS kind, b.number AS reference, b.payment_reference, b.period_code, b.total_fen AS amount_fen, "
+                f"COALESCE(b.due_date, %s::date) AS due_date, b.id AS bill_id, NULL::bigint AS parent_id "
+                f"FROM unnest(%s::bigint[]) AS t (id) JOIN {bill_t} b ON b.id = t.id WHERE b.total_fen > 0",
+                [day, Charge.Kind.BILL, day, list(bill_ids)])
+    return (f"SELECT b.id AS n, b.account_id, 'bill:' || CAST(b.id AS VARCHAR(20)) AS source, "
+            f"'电费 ' || b.period_code || ' ' || b.number AS description, %s AS business_date, %s AS kind, "
+            f"b.number AS reference, b.payment_reference, b.period_code, b.total_fen AS amount_fen, "
+            f"COALESCE(b.due_date, %s) AS due_date, b.id AS bill_id, NULL AS parent_id "
+            f"FROM {bill_t} b WHERE b.id IN ({placeholders(len(bill_ids))}) AND b.total_fen > 0",
+            [day, Charge.Kind.BILL, day, *bill_ids])
+
+
+def _kind_map() -> tuple[str, list]:
+    """(charge kind, entry kind, income ledger) as a relation, so the SQL needs no literal codes."""
+    sql = " UNION ALL ".join(["SELECT %s AS kind, %s AS entry_kind, %s AS income"] * len(_KINDS))
+    return sql, [v for kind, (entry, income) in _KINDS.items() for v in (kind, entry, income)]
+
+
+def _write_charges(rows_sql: str, rows_params: list, *, as_of: datetime) -> list[_Posted]:
+    """Entries, open items and both postings for every input row whose source is not posted yet,
+    and the header deltas; returns what was posted. The input relation has the columns of
+    `_COLUMNS`; the caller holds the accounts' header locks (`lock_headers`)."""
+    created = JournalEntry._meta.get_field("created_at").get_db_prep_value(as_of, connection)
+    stamp = AccountLedger._meta.get_field("updated_at").get_db_prep_value(as_of, connection)
+    entry_t, charge_t, posting_t, header_t = (qn(m) for m in (JournalEntry, Charge, Posting, AccountLedger))
+    kinds_sql, kinds_params = _kind_map()
+    charge_cols = ("account_id, kind, reference, payment_reference, period_code, amount_fen, due_date, bill_id, "
+                   "parent_id, entry_id, created_at")
+    charge_values = ("i.account_id, i.kind, SUBSTR(i.reference, 1, 64), SUBSTR(COALESCE(i.payment_reference, ''), 1, 32), "
+                     "SUBSTR(COALESCE(i.period_code, ''), 1, 7), i.amount_fen, i.due_date, i.bill_id, i.parent_id")
+    if connection.vendor == "postgresql":
+        # One statement (data-modifying CTEs). ON CONFLICT on the unique entry source skips an item
+        # posted meanwhile.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH i AS ({rows_sql}), m AS ({kinds_sql}), "
+                f"e AS (INSERT INTO {entry_t} (account_id, kind, source, description, business_date, created_at) "
+                f"  SELECT i.account_id, m.entry_kind, i.source, SUBSTR(i.description, 1, 255), i.business_date, %s "
+                f"  FROM i JOIN m ON m.kind = i.kind ORDER BY i.n ON CONFLICT (source) DO NOTHING RETURNING id, source), "
+                f"c AS (INSERT INTO {charge_t} ({charge_cols}) "
+                f"  SELECT {charge_values}, e.id, %s FROM e JOIN i ON i.source = e.source ORDER BY e.id "
+                f"  RETURNING id, entry_id, account_id, kind, amount_fen), "
+                f"p AS (INSERT INTO {posting_t} (entry_id, account_id, ledger, channel, charge_id, amount_fen) "
+                f"  SELECT c.entry_id, c.account_id, CASE WHEN k.sign > 0 THEN %s ELSE m.income END, '', "
+                f"  CASE WHEN k.sign > 0 THEN c.id END, k.sign * c.amount_fen "
+                f"  FROM c JOIN m ON m.kind = c.kind CROSS JOIN (VALUES (1), (-1)) AS k (sign) "
+                f"  ORDER BY c.entry_id, k.sign DESC), "
+                f"h AS (UPDATE {header_t} SET balance_fen = {header_t}.balance_fen + s.amount, "
+                f"  entries = {header_t}.entries + s.n, updated_at = %s "
+                f"  FROM (SELECT account_id, SUM(amount_fen) AS amount, COUNT(*) AS n FROM c GROUP BY account_id) s "
+                f"  WHERE {header_t}.account_id = s.account_id) "
+                f"SELECT e.source, c.id, c.account_id, c.amount_fen FROM c JOIN e ON e.id = c.entry_id ORDER BY c.id",
+                [*rows_params, *kinds_params, created, created, Ledger.AR, stamp])
+            return [_Posted(s, int(c), int(a), int(f)) for s, c, a, f in cursor.fetchall()]
     with connection.cursor() as cursor:
         cursor.execute(
+            f"WITH i AS ({rows_sql}), m AS ({kinds_sql}) "
             f"INSERT INTO {entry_t} (account_id, kind, source, description, business_date, created_at) "
-            f"SELECT b.account_id, %s, {source}, SUBSTR('电费 ' || b.period_code || ' ' || b.number, 1, 255), %s, %s "
-            f"FROM {bill_t} b WHERE b.id IN ({ids}) AND b.total_fen > 0 "
-            f"AND NOT EXISTS (SELECT 1 FROM {entry_t} j WHERE j.source = {source}) ORDER BY b.id RETURNING id",
-            [JournalEntry.Kind.CHARGE, day, created, *bill_ids])
-        entry_ids = sorted(r[0] for r in cursor.fetchall())
-        if not entry_ids:
+            f"SELECT i.account_id, m.entry_kind, i.source, SUBSTR(i.description, 1, 255), i.business_date, %s "
+            f"FROM i JOIN m ON m.kind = i.kind "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {entry_t} j WHERE j.source = i.source) ORDER BY i.n RETURNING id, source",
+            [*rows_params, *kinds_params, created])
+        sources = dict(cursor.fetchall())
+        if not sources:
             return []
+        entry_ids = sorted(sources)
         entries = placeholders(len(entry_ids))
+        # The input drives the join (CROSS JOIN fixes the order): each row finds its entry on the
+        # unique source index.
         cursor.execute(
-            f"INSERT INTO {charge_t} (account_id, kind, reference, payment_reference, period_code, amount_fen, "
-            f"due_date, bill_id, entry_id, created_at) "
-            f"SELECT b.account_id, %s, SUBSTR(b.number, 1, 64), SUBSTR(b.payment_reference, 1, 32), "
-            f"SUBSTR(b.period_code, 1, 7), b.total_fen, COALESCE(b.due_date, %s), b.id, j.id, %s "
-            f"FROM {entry_t} j JOIN {bill_t} b ON j.source = {source} "
-            f"WHERE j.id IN ({entries}) ORDER BY j.id RETURNING account_id, amount_fen",
-            [Charge.Kind.BILL, day, created, *entry_ids])
-        posted = [(int(a), int(f)) for a, f in cursor.fetchall()]
-        # Two postings per entry, the receivable debit first: its open item, and the revenue credit.
+            f"WITH i AS ({rows_sql}) INSERT INTO {charge_t} ({charge_cols}) "
+            f"SELECT {charge_values}, j.id, %s FROM i CROSS JOIN {entry_t} j "
+            f"WHERE j.source = i.source AND j.id IN ({entries}) ORDER BY j.id "
+            f"RETURNING id, entry_id, account_id, amount_fen",
+            [*rows_params, created, *entry_ids])
+        posted = [_Posted(sources[e], int(c), int(a), int(f)) for c, e, a, f in cursor.fetchall()]
+        # Two postings per entry, the receivable debit first: its open item, and the income credit.
         cursor.execute(
-            f"INSERT INTO {posting_t} (entry_id, account_id, ledger, channel, charge_id, amount_fen) "
-            f"SELECT c.entry_id, c.account_id, k.ledger, '', CASE WHEN k.sign > 0 THEN c.id END, k.sign * c.amount_fen "
-            f"FROM {charge_t} c CROSS JOIN (SELECT %s AS ledger, 1 AS sign UNION ALL SELECT %s, -1) k "
+            f"WITH m AS ({kinds_sql}) INSERT INTO {posting_t} (entry_id, account_id, ledger, channel, charge_id, amount_fen) "
+            f"SELECT c.entry_id, c.account_id, CASE WHEN k.sign > 0 THEN %s ELSE m.income END, '', "
+            f"CASE WHEN k.sign > 0 THEN c.id END, k.sign * c.amount_fen "
+            f"FROM {charge_t} c JOIN m ON m.kind = c.kind CROSS JOIN (SELECT 1 AS sign UNION ALL SELECT -1) k "
             f"WHERE c.entry_id IN ({entries}) ORDER BY c.entry_id, k.sign DESC",
-            [Ledger.AR, Ledger.REVENUE, *entry_ids])
+            [*kinds_params, Ledger.AR, *entry_ids])
         # Header deltas in one statement (the customer side of each entry is its receivable debit).
-        header_t = qn(AccountLedger)
-        stamp = AccountLedger._meta.get_field("updated_at").get_db_prep_value(as_of, connection)
         cursor.execute(
             f"UPDATE {header_t} SET balance_fen = {header_t}.balance_fen + s.amount, "
             f"entries = {header_t}.entries + s.n, updated_at = %s "
             f"FROM (SELECT account_id, SUM(amount_fen) AS amount, COUNT(*) AS n FROM {charge_t} "
             f"WHERE entry_id IN ({entries}) GROUP BY account_id) s WHERE {header_t}.account_id = s.account_id",
             [stamp, *entry_ids])
-    return posted
+    return sorted(posted, key=lambda p: p.charge_id)
 
 
-def _post_charges_one_statement(bill_ids: list[int], *, created: object, day: object,
-                                as_of: datetime) -> list[tuple[int, int]]:
-    """PostgreSQL: the same writes as one statement (data-modifying CTEs), the bill ids bound as one
-    array. ON CONFLICT on the unique entry source skips a bill posted meanwhile."""
-    from gridcare.billing.models import Bill
+# -- late fees in bulk -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LateFeeIn:
+    """The late fee (违约金) to post on one bill through one day."""
 
-    bill_t, entry_t, charge_t, posting_t, header_t = (qn(m) for m in (Bill, JournalEntry, Charge, Posting,
-                                                                      AccountLedger))
-    stamp = AccountLedger._meta.get_field("updated_at").get_db_prep_value(as_of, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH b AS (SELECT b.id, b.account_id, b.number, b.payment_reference, b.period_code, b.total_fen, "
-            f"  b.due_date FROM unnest(%s::bigint[]) AS t (id) JOIN {bill_t} b ON b.id = t.id WHERE b.total_fen > 0), "
-            f"e AS (INSERT INTO {entry_t} (account_id, kind, source, description, business_date, created_at) "
-            f"  SELECT account_id, %s, 'bill:' || id::text, SUBSTR('电费 ' || period_code || ' ' || number, 1, 255), "
-            f"  %s, %s FROM b ORDER BY id ON CONFLICT (source) DO NOTHING RETURNING id, source), "
-            f"c AS (INSERT INTO {charge_t} (account_id, kind, reference, payment_reference, period_code, amount_fen, "
-            f"  due_date, bill_id, entry_id, created_at) "
-            f"  SELECT b.account_id, %s, SUBSTR(b.number, 1, 64), SUBSTR(b.payment_reference, 1, 32), "
-            f"  SUBSTR(b.period_code, 1, 7), b.total_fen, COALESCE(b.due_date, %s), b.id, e.id, %s "
-            f"  FROM e JOIN b ON e.source = 'bill:' || b.id::text ORDER BY e.id "
-            f"  RETURNING id, entry_id, account_id, amount_fen), "
-            f"p AS (INSERT INTO {posting_t} (entry_id, account_id, ledger, channel, charge_id, amount_fen) "
-            f"  SELECT c.entry_id, c.account_id, k.ledger, '', CASE WHEN k.sign > 0 THEN c.id END, "
-            f"  k.sign * c.amount_fen FROM c CROSS JOIN (VALUES (%s, 1), (%s, -1)) AS k (ledger, sign) "
-            f"  ORDER BY c.entry_id, k.sign DESC), "
-            f"h AS (UPDATE {header_t} SET balance_fen = {header_t}.balance_fen + s.amount, "
-            f"  entries = {header_t}.entries + s.n, updated_at = %s "
-            f"  FROM (SELECT account_id, SUM(amount_fen) AS amount, COUNT(*) AS n FROM c GROUP BY account_id) s "
-            f"  WHERE {header_t}.account_id = s.account_id) "
-            f"SELECT account_id, amount_fen FROM c",
-            [list(bill_ids), JournalEntry.Kind.CHARGE, day, created, Charge.Kind.BILL, day, created,
-             Ledger.AR, Ledger.REVENUE, stamp])
-        return [(int(a), int(f)) for a, f in cursor.fetchall()]
+    charge_id: int  # the bill's open item
+    amount_fen: int
+    through: date
+    description: str = ""
+
+
+def late_fee_source(charge_id: int, through: date) -> str:
+    """The idempotency key of the late fee on one bill through one day."""
+    return f"latefee:{charge_id}:{through.isoformat()}"
+
+
+@transaction.atomic
+def late_fee_charges_post(*, items: Sequence[LateFeeIn], as_of: datetime) -> ChargesPosted:
+    """Late fees on many bills at once (month-end assessment), set-based through
+    `charges_post_many`: each a new `late_fee` open item (parent = the bill, due on `through`,
+    the bill's payment reference and period), receivable debit / late-fee income credit. Idempotent
+    by source `latefee:<bill>:<through>`. Raises NotFound (charge_id), ValidationFailed (amount_fen)."""
+    for item in items:
+        positive_fen(item.amount_fen)
+    ids = sorted({i.charge_id for i in items})
+    bills: dict[int, tuple] = {}
+    for lo in range(0, len(ids), 900):
+        bills.update((r[0], r) for r in Charge.objects.filter(pk__in=ids[lo:lo + 900]).values_list(
+            "pk", "account_id", "reference", "payment_reference", "period_code"))
+    missing = [i for i in ids if i not in bills]
+    if missing:
+        raise NotFound(f"charge {missing[0]} not found", field="charge_id")
+    charges = []
+    for item in items:
+        _pk, account_id, reference, payment_reference, period_code = bills[item.charge_id]
+        charges.append(ChargeIn(
+            account_id=account_id, kind=Charge.Kind.LATE_FEE, source=late_fee_source(item.charge_id, item.through),
+            amount_fen=item.amount_fen, reference=f"{reference}-LF{item.through:%Y%m%d}"[:64], due_date=item.through,
+            business_date=item.through, description=item.description or f"违约金 {reference}（截至 {item.through}）",
+            payment_reference=payment_reference, period_code=period_code, parent_id=item.charge_id))
+    return charges_post_many(items=charges, as_of=as_of)
 
 
 def _accounts_in_credit(account_ids: list[int]) -> list[int]:
