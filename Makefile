@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo serve test test-browser lint bench migrate clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $@
 
 install: $(VENV)/.installed
