@@ -68,7 +68,9 @@ INSTALLED_APPS = [
     "gridcare.visits",
     "gridcare.experience",
     "gridcare.kpi",
+    "gridcare.jobs",
     "gridcare.web",
+    "huey.contrib.djhuey",  # `manage run_huey` (what `gridcare worker` runs)
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "gridcare.cli.assistant",
     "gridcare.cli.kpi",
     "gridcare.cli.experience",
+    "gridcare.cli.notify",
+    "gridcare.cli.jobs",
 ]
 
 
