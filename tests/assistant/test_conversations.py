@@ -228,3 +228,13 @@ def test_other_peoples_conversations_are_invisible(town):
     with pytest.raises(NotFound):
         ask(other, conv, "你好")
     assert Conversation.objects.get(pk=conv.pk).messages.count() == 0
+
+
+@pytest.mark.django_db
+def test_warm_up_leaves_the_published_assistant_built():
+    """The web entry point warms the assistant so the first customer does not wait for the build."""
+    from gridcare.assistant import selectors
+
+    selectors.reset_cache()
+    selectors.assistant_warm_up()
+    assert selectors._cache.get("assistant") is selectors.published_assistant()

@@ -8,6 +8,7 @@ each message.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from gridcare.assistant.models import (
 from gridcare.assistant.qa import load_rules
 from gridcare.assistant.retrieval import KnowledgeIndex, shipped_index
 
+log = logging.getLogger("gridcare.assistant")
 _lock = threading.Lock()
 _cache: dict[str, object] = {}
 
@@ -89,6 +91,16 @@ def published_assistant() -> Assistant:
         if _cache.get("index") is index:
             _cache["assistant"] = made
     return made
+
+
+def assistant_warm_up() -> None:
+    """Build the published index and load the classifier (about 5 s on 2 cores) before the first
+    customer asks, so the first question of a fresh web process is answered as fast as the rest.
+    Called in a background thread by the web entry point; a failure only costs that head start."""
+    try:
+        published_assistant().reply("电费")
+    except Exception:  # the assistant builds itself again on the first question
+        log.exception("assistant warm-up failed; it will be built on the first question")
 
 
 def article_search(*, q: str = "", category: str = "", published_only: bool = True, status: str = "",
