@@ -238,3 +238,28 @@ def test_warm_up_leaves_the_published_assistant_built():
     selectors.reset_cache()
     selectors.assistant_warm_up()
     assert selectors._cache.get("assistant") is selectors.published_assistant()
+
+
+def test_an_announced_planned_outage_is_told_and_later_or_cancelled_ones_are_not(town):
+    """Within the planned notice period (outage.yaml: 7 days) an announced outage of the customer's
+    grid cell is the answer; one starting later, or cancelled, or in another cell is not."""
+    common = {"org_unit": town.org["PY1"], "created_at": AS_OF, "kind": "planned", "status": "scheduled"}
+    Outage.objects.create(title="10kV市桥线检修", reason="线路检修", grid_cells=["PY-01"],
+                          start_at=AS_OF + timedelta(days=2), end_at=AS_OF + timedelta(days=2, hours=8), **common)
+    Outage.objects.create(title="later", grid_cells=["PY-01"], start_at=AS_OF + timedelta(days=9),
+                          end_at=AS_OF + timedelta(days=9, hours=8), **common)
+    Outage.objects.create(title="cancelled", grid_cells=["PY-01"], start_at=AS_OF + timedelta(days=1),
+                          end_at=AS_OF + timedelta(days=1, hours=8), **{**common, "status": "cancelled"})
+    Outage.objects.create(title="elsewhere", grid_cells=["PY-99"], start_at=AS_OF + timedelta(days=1),
+                          end_at=AS_OF + timedelta(days=1, hours=8), **common)
+    result = ask(town.portal, start(town.portal), "最近有停电通知吗")
+    assert result.reply.intent == "outage_info"
+    start_at = (AS_OF + timedelta(days=2)).astimezone(AS_OF.tzinfo)
+    assert (f"已公告计划停电：{start_at:%m月%d日 %H:%M} 至 {start_at + timedelta(hours=8):%m月%d日 %H:%M}"
+            "（10kV市桥线检修，原因：线路检修）。请提前做好用电安排。") in result.answer.text
+
+
+def test_no_outage_answer_quotes_the_configured_notice_period(town):
+    result = ask(town.portal, start(town.portal), "最近有停电通知吗")
+    assert result.reply.intent == "outage_info"
+    assert "近期也没有停电安排。计划停电会提前 7 天公告。" in result.answer.text

@@ -1,57 +1,38 @@
 """Account-aware answers: the customer's own bills, balance, outages and requests, worded for chat.
 
 Reads only, and only through the public selectors of the apps that own the data (billing, payments,
-service, customers), always in the asking user's scope. Those apps are built in parallel; a selector
-that does not exist yet, or data that is not there (no bill issued yet), gives an honest "I cannot
-see that" answer, never a guess. `SELECTOR_NEEDS` lists what this module calls, for the owners.
+service, customers), always in the asking user's scope. Data that is not there (no bill issued yet,
+no ledger account) gives an honest "I cannot see that" answer, never a guess.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
-from collections.abc import Callable
 from datetime import datetime
-from types import ModuleType
 from typing import Any
 
 from gridcare.access.models import User
 from gridcare.assistant.engine import AccountAnswer
+from gridcare.billing import selectors as billing_selectors
 from gridcare.core.money import format_yuan
 from gridcare.customers import selectors as customer_selectors
 from gridcare.customers.models import Account
+from gridcare.payments import selectors as payments_selectors
+from gridcare.service import selectors as service_selectors
+from gridcare.service.policy import service_policy
 
 log = logging.getLogger(__name__)
 
-SELECTOR_NEEDS = {
-    "gridcare.billing.selectors": ["latest_bill(*, user, account_id)", "bill_history(*, user, account_id, months)",
-                                   "bill_change_explanation(*, user, bill_id)"],
-    "gridcare.payments.selectors": ["account_for(*, user, account_id)", "account_balance(*, account_id) -> Balance",
-                                    "open_items(*, account_id, as_of_date)", "payment_list(*, user, account_id)"],
-    "gridcare.service.selectors": ["active_outage_for(*, grid_cell, as_of)", "work_orders_for_customer(user, customer)"],
-}
-
 CHANGE_LABELS = {"usage": "用电量变化", "price": "电价变化", "days": "计费天数不同", "tier": "阶梯电价", "other": "基本电费等其他费用"}
 OUTAGE_KINDS = {"planned": "计划停电", "temporary": "临时停电", "fault": "故障停电"}
+NOTICE_UNITS = {"minutes": "分钟", "hours": "小时", "days": "天", "working_days": "个工作日", "working_hours": "个工作小时"}
 STATUS_LABELS = {"new": "已受理", "assigned": "已派单", "in_progress": "处理中", "waiting_customer": "待您补充",
                  "resolved": "已处理待确认", "closed": "已办结"}
 _MONTH_RE = re.compile(r"(\d{1,2})\s*月")
 _CN_MONTHS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
               "十一": 11, "十二": 12}
 _CN_MONTH_RE = re.compile(r"(十一|十二|[一二三四五六七八九十])月")
-
-
-def _module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def _selector(module: str, name: str) -> Callable | None:
-    mod = _module(module)
-    return getattr(mod, name, None) if mod is not None else None
 
 
 def _fen(fen: int) -> str:
@@ -109,15 +90,10 @@ class AccountFacts:
     def _bill(self, text: str):
         month = asked_month(text)
         if month is not None:
-            history = _selector("gridcare.billing.selectors", "bill_history")
-            bill_get = _selector("gridcare.billing.selectors", "bill_get")
-            if history is None or bill_get is None:
-                return None
-            points = [p for p in history(user=self.user, account_id=self.account.pk, months=24)
+            points = [p for p in billing_selectors.bill_history(user=self.user, account_id=self.account.pk, months=24)
                       if int(p.period_code[5:7]) == month]
-            return bill_get(user=self.user, bill_id=points[-1].bill_id) if points else None
-        latest = _selector("gridcare.billing.selectors", "latest_bill")
-        return latest(user=self.user, account_id=self.account.pk) if latest is not None else None
+            return billing_selectors.bill_get(user=self.user, bill_id=points[-1].bill_id) if points else None
+        return billing_selectors.latest_bill(user=self.user, account_id=self.account.pk)
 
     def _bill_amount(self, text: str) -> AccountAnswer | None:
         bill = self._bill(text)
@@ -140,10 +116,9 @@ class AccountFacts:
 
     def _bill_explain(self, text: str) -> AccountAnswer | None:
         bill = self._bill(text)
-        explain = _selector("gridcare.billing.selectors", "bill_change_explanation")
-        if bill is None or explain is None:
+        if bill is None:
             return None
-        change = explain(user=self.user, bill_id=bill.pk)
+        change = billing_selectors.bill_change_explanation(user=self.user, bill_id=bill.pk)
         if change is None:
             return None
         if change.previous_bill_id is None:
@@ -164,17 +139,12 @@ class AccountFacts:
     # -- money owed -----------------------------------------------------------------------------------
     def _ledger(self) -> tuple[Any, list] | None:
         """(Balance, open items) from the receivables ledger, or None when payments cannot tell."""
-        account_for = _selector("gridcare.payments.selectors", "account_for")
-        balance = _selector("gridcare.payments.selectors", "account_balance")
-        items = _selector("gridcare.payments.selectors", "open_items")
-        if account_for is None or balance is None or items is None:
+        if payments_selectors.account_for(user=self.user, account_id=self.account.pk) is None:
             return None
-        if account_for(user=self.user, account_id=self.account.pk) is None:
-            return None
-        found = balance(account_id=self.account.pk)
+        found = payments_selectors.account_balance(account_id=self.account.pk)
         if found is None:
             return None
-        return found, items(account_id=self.account.pk, as_of_date=self.as_of.date())
+        return found, payments_selectors.open_items(account_id=self.account.pk, as_of_date=self.as_of.date())
 
     def _owed_text(self) -> tuple[str, dict[str, Any]] | None:
         ledger = self._ledger()
@@ -228,10 +198,7 @@ class AccountFacts:
         return AccountAnswer(text=f"{found[0]}{ref}可通过以下方式交费：", data=found[1], with_article=True)
 
     def _payment_history(self, text: str) -> AccountAnswer | None:
-        payments = _selector("gridcare.payments.selectors", "payment_list")
-        if payments is None:
-            return None
-        rows = list(payments(user=self.user, account_id=self.account.pk)[:5])
+        rows = list(payments_selectors.payment_list(user=self.user, account_id=self.account.pk)[:5])
         if not rows:
             return AccountAnswer(text="暂未查到交费记录。", data={"payments": []})
         lines = [f"{p.received_at.astimezone(self.as_of.tzinfo):%Y-%m-%d} {_fen(p.amount_fen)}（{p.get_channel_display()}）"
@@ -240,12 +207,9 @@ class AccountFacts:
 
     # -- outages and requests -------------------------------------------------------------------------
     def _outage(self, *, report: bool) -> AccountAnswer | None:
-        active = _selector("gridcare.service.selectors", "active_outage_for")
-        if active is None:
-            return None
         points = list(customer_selectors.service_points_for_account(account=self.account))
         for point in points:
-            outage = active(grid_cell=point.grid_cell, as_of=self.as_of)
+            outage = service_selectors.active_outage_for(grid_cell=point.grid_cell, as_of=self.as_of)
             if outage is not None:
                 end = outage.end_at.astimezone(self.as_of.tzinfo)
                 reason = f"，原因：{outage.reason}" if outage.reason else ""
@@ -258,7 +222,22 @@ class AccountFacts:
                 text="系统未查到您所在区域的停电信息，可能是您家内部线路或空气开关跳闸。请先检查家中总开关和漏电保护器；"
                      "如果邻居家也没电或开关合不上，回复“好的”我为您登记报修工单，抢修人员会联系您。",
                 data={"outage": None}, offer="repair")
-        return AccountAnswer(text="目前没有查到影响您用电地址的停电。计划停电会提前 7 天公告。", data={"outage": None})
+        for point in points:
+            upcoming = service_selectors.upcoming_outages_for(grid_cell=point.grid_cell, as_of=self.as_of)
+            if upcoming:
+                outage = upcoming[0]
+                start = outage.start_at.astimezone(self.as_of.tzinfo)
+                end = outage.end_at.astimezone(self.as_of.tzinfo)
+                reason = f"，原因：{outage.reason}" if outage.reason else ""
+                more = f"另有 {len(upcoming) - 1} 次停电安排，" if len(upcoming) > 1 else ""
+                return AccountAnswer(
+                    text=f"您的用电地址所在区域已公告{OUTAGE_KINDS.get(outage.kind, '停电')}：{start:%m月%d日 %H:%M} 至 "
+                         f"{end:%m月%d日 %H:%M}（{outage.title}{reason}）。{more}请提前做好用电安排。",
+                    data={"outage": outage.pk, "upcoming": len(upcoming), "grid_cell": point.grid_cell})
+        notice = service_policy().outage.notice.get("planned")
+        ahead = f"会提前 {notice.amount:g} {NOTICE_UNITS.get(notice.unit, notice.unit)}公告" if notice else "会提前公告"
+        return AccountAnswer(text=f"目前没有查到影响您用电地址的停电，近期也没有停电安排。计划停电{ahead}。",
+                             data={"outage": None, "upcoming": 0})
 
     def _outage_report(self, text: str) -> AccountAnswer | None:
         return self._outage(report=True)
@@ -272,10 +251,9 @@ class AccountFacts:
         return AccountAnswer(text=f"您可查询的户号：{numbers}。", data={"accounts": len(accounts)})
 
     def _progress_inquiry(self, text: str) -> AccountAnswer | None:
-        orders_for = _selector("gridcare.service.selectors", "work_orders_for_customer")
-        if orders_for is None or self.account.customer_id is None:
+        if self.account.customer_id is None:
             return None
-        orders = list(orders_for(self.user, self.account.customer)[:5])
+        orders = list(service_selectors.work_orders_for_customer(self.user, self.account.customer)[:5])
         if not orders:
             return AccountAnswer(text="暂未查到您的服务工单。", data={"orders": 0})
         lines = [f"{o.number}（{o.subject[:20]}，{STATUS_LABELS.get(o.status, o.get_status_display())}）" for o in orders]

@@ -189,6 +189,21 @@ def active_outage_for(*, grid_cell: str, as_of: datetime) -> Outage | None:
     return None
 
 
+def upcoming_outages_for(*, grid_cell: str, as_of: datetime) -> list[Outage]:
+    """Planned and temporary outages of a grid cell that start after `as_of` and within the planned
+    notice period (outage.yaml notice.planned, 7 days by default), soonest first: what a customer
+    asking "会停电吗" should be told, since those are already announced."""
+    if not grid_cell:
+        return []
+    policy = service_policy()
+    notice = policy.outage.notice.get(Outage.Kind.PLANNED)
+    until = policy.calendar.add(as_of, notice) if notice is not None else as_of
+    candidates = Outage.objects.filter(
+        kind__in=(Outage.Kind.PLANNED, Outage.Kind.TEMPORARY), start_at__gt=as_of, start_at__lte=until,
+        restored_at__isnull=True).exclude(status=Outage.Status.CANCELLED).order_by("start_at", "pk")
+    return [outage for outage in candidates if grid_cell in (outage.grid_cells or [])]
+
+
 def outage_list(*, user: User, include_closed: bool = False) -> QuerySet[Outage]:
     qs = Outage.objects.select_related("org_unit").annotate(calls=Count("work_orders"))
     if user.role != Role.ADMINISTRATOR or user.org_unit_id:
