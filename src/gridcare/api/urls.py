@@ -29,7 +29,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 
-# (module, mount prefix, tag); a module not built yet is skipped so the others still mount.
+# (module, mount prefix, tag); every module must import — a missing router fails start-up, never a silent gap.
 ROUTERS = [
     ("gridcare.api.customers", "/", "customers"),
     ("gridcare.api.rating", "/rating", "rating"),
@@ -47,13 +47,7 @@ ROUTERS = [
 ]
 
 for _module, _prefix, _tag in ROUTERS:
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as exc:
-        if exc.name != _module:
-            raise
-        continue
-    api.add_router(_prefix, _mod.router, tags=[_tag])
+    api.add_router(_prefix, importlib.import_module(_module).router, tags=[_tag])
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:

@@ -8,7 +8,7 @@ from django.urls import include, path
 
 app_name = "web"
 
-# A views module not built yet is skipped, so parallel work never breaks the others.
+# Every module here must import: a broken or missing views module fails start-up, never a silent gap.
 VIEW_MODULES = [
     "gridcare.web.views.auth",
     "gridcare.web.views.home",
@@ -34,10 +34,4 @@ VIEW_MODULES = [
 
 urlpatterns = []
 for _name in VIEW_MODULES:
-    try:
-        _mod = importlib.import_module(_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != _name:
-            raise
-        continue
-    urlpatterns.append(path("", include(_mod.urlpatterns)))
+    urlpatterns.append(path("", include(importlib.import_module(_name).urlpatterns)))
