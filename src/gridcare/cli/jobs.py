@@ -68,7 +68,9 @@ def jobs_list(as_of: str = typer.Option(None, "--as-of", help="next runs after t
     schedule = _schedule()
     last = job_last_runs()
     table = Table(title=f"periodic jobs ({schedule.source})", title_justify="left")
-    for column in ("job", "schedule", "lock", "next run", "last run", "status"):
+    for column in ("job", "schedule", "lock"):
+        table.add_column(column, overflow="fold")
+    for column in ("next run", "last run", "status"):
         table.add_column(column, no_wrap=True)
     for job in schedule.jobs.values():
         run = last.get(job.name)
