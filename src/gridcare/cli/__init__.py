@@ -27,11 +27,7 @@ COMMAND_MODULES = [
 
 def main() -> None:
     for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a family not built yet must not break the others
-            if exc.name != name:
-                raise
+        importlib.import_module(name)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - interactive only

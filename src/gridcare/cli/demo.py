@@ -3,7 +3,7 @@
 Other domains add their own demo data (reads, bills, tickets) by listing a `module:function` in
 DEMO_STEPS, in dependency order; each step is called after master data as
 `function(seed=..., as_of=...)` (plus `console=` when it accepts one), must itself be idempotent and
-may return a one-line summary. A step whose module or function does not exist yet is skipped.
+may return a one-line summary.
 """
 
 from __future__ import annotations
@@ -37,15 +37,7 @@ DEMO_STEPS: list[str] = [
 def _run_steps(*, seed: int, as_of, console: Console) -> None:
     for step in DEMO_STEPS:
         module_name, _, func_name = step.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
-                raise  # a real import error inside the step, not a step that does not exist yet
-            continue
-        func = getattr(module, func_name, None)
-        if func is None:
-            continue
+        func = getattr(importlib.import_module(module_name), func_name)
         kwargs = {"seed": seed, "as_of": as_of}
         if "console" in inspect.signature(func).parameters:
             kwargs["console"] = console
