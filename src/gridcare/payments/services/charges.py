@@ -416,20 +416,26 @@ def charges_post_many(*, items: Sequence[ChargeIn], as_of: datetime) -> ChargesP
 
 
 def _item_rows(items: Sequence[ChargeIn], *, start: int = 0) -> tuple[str, list]:
-    """The input relation of `_write_charges` from Python values: typed arrays through unnest on
-    PostgreSQL, one JSON array through json_each on SQLite (one parameter per column or in all, not
-    one per value)."""
-    rows = [(start + n, i.account_id, i.source, i.description or i.reference, i.business_date, i.kind, i.reference,
-             i.payment_reference, i.period_code, i.amount_fen, i.due_date, i.bill_id, i.parent_id)
-            for n, i in enumerate(items)]
+    """The input relation of `_write_charges` from Python values: one JSON document bound as one
+    parameter (json_to_recordset on PostgreSQL, json_each on SQLite), whatever the number of rows —
+    a placeholder or an array element per value costs more on the client than the writes do."""
+    payload = json.dumps([dict(zip(_COLUMNS, (
+        start + n, i.account_id, i.source, i.description or i.reference, i.business_date.isoformat(), i.kind,
+        i.reference, i.payment_reference, i.period_code, i.amount_fen, i.due_date.isoformat(), i.bill_id,
+        i.parent_id), strict=True)) for n, i in enumerate(items)], ensure_ascii=False)
+    return json_rows(_COLUMNS, _PG_TYPES), [payload]
+
+
+def json_rows(columns: Sequence[str], pg_types: Sequence[str]) -> str:
+    """SELECT of typed columns from a JSON array of objects bound as one parameter."""
     if connection.vendor == "postgresql":
-        arrays = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in _COLUMNS]
-        return (f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _PG_TYPES)}) AS t ({', '.join(_COLUMNS)})",
-                arrays)
-    payload = json.dumps([[v.isoformat() if isinstance(v, date) else v for v in row] for row in rows],
-                         ensure_ascii=False)
-    columns = ", ".join(f"json_extract(value, '$[{k}]') AS {c}" for k, c in enumerate(_COLUMNS))
-    return f"SELECT {columns} FROM json_each(%s)", [payload]
+        return (f"SELECT * FROM json_to_recordset(%s::json) AS t "
+                f"({', '.join(f'{c} {t}' for c, t in zip(columns, pg_types, strict=True))})")
+    return f"SELECT {', '.join(_json_field(c) for c in columns)} FROM json_each(%s)"
+
+
+def _json_field(column: str) -> str:
+    return f"json_extract(value, '$.{column}') AS {column}"
 
 
 def _bill_rows(bill_ids: list[int], *, business_date: date) -> tuple[str, list]:
@@ -509,11 +515,11 @@ def _write_charges(rows_sql: str, rows_params: list, *, as_of: datetime) -> list
         entry_ids = sorted(sources)
         entries = placeholders(len(entry_ids))
         # The input drives the join (CROSS JOIN fixes the order): each row finds its entry on the
-        # unique source index.
+        # unique source index (the unary + keeps SQLite from walking the id list instead).
         cursor.execute(
             f"WITH i AS ({rows_sql}) INSERT INTO {charge_t} ({charge_cols}) "
             f"SELECT {charge_values}, j.id, %s FROM i CROSS JOIN {entry_t} j "
-            f"WHERE j.source = i.source AND j.id IN ({entries}) ORDER BY j.id "
+            f"WHERE j.source = i.source AND +j.id IN ({entries}) ORDER BY j.id "
             f"RETURNING id, entry_id, account_id, amount_fen",
             [*rows_params, created, *entry_ids])
         posted = [_Posted(sources[e], int(c), int(a), int(f)) for c, e, a, f in cursor.fetchall()]
