@@ -685,7 +685,8 @@ def bill_backbilling_issue(*, case_id: int, actor: User | None, as_of: datetime)
     corrected = sorted({number for _, number in traced})
     corrects = Bill.objects.filter(number=traced[-1][1]).first() if traced else None
     month = f"{timezone.localtime(as_of):%Y%m}"
-    n = Bill.objects.filter(number__startswith=f"A{month}-{account.number}-").count() + 1
+    # Through the account (uniq_bill_version's first column): no pattern index on `number` is kept.
+    n = Bill.objects.filter(account=account, number__startswith=f"A{month}-{account.number}-").count() + 1
     version = (Bill.objects.filter(account=account, period_code=period_code, kind=Bill.Kind.ADJUSTMENT)
                .aggregate(v=Max("version"))["v"] or 0) + 1
     bill = Bill.objects.create(

@@ -38,7 +38,10 @@ def bulk_insert(model: type[models.Model], fields: Sequence[str], rows: Iterable
     json_idx = [i for i, c in enumerate(cols) if isinstance(c, models.JSONField)]
     count = 0
     if is_postgresql():
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        # wrap_database_errors: a COPY refused by a constraint raises Django's IntegrityError, as an
+        # INSERT through the ORM would (the raw psycopg cursor does not translate it).
+        with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
+                f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 if json_idx:
                     row = list(row)
@@ -146,7 +149,7 @@ def _copy_csv(model: type[models.Model], cols: list[models.Field], frame: pl.Dat
     names = ", ".join(connection.ops.quote_name(c.column) for c in cols)
     data = frame.rename(dict(zip(frame.columns, [c.column for c in cols], strict=True))).write_csv(
         include_header=False, quote_style="non_numeric", null_value="", date_format="%Y-%m-%d")
-    with connection.cursor() as cursor, cursor.cursor.copy(
+    with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
             f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
         copy.write(data.encode("utf-8"))
     return frame.height

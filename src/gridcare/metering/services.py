@@ -24,7 +24,7 @@ from gridcare.access.services import audit_record
 from gridcare.core.errors import NotFound, ValidationFailed
 from gridcare.customers.models import Account, Meter, MeterRegister, OrgUnit, ServicePoint
 from gridcare.customers.services import meter_install
-from gridcare.metering.bulk import bulk_insert, fetch_frame, fetch_frame_in, in_chunks, placeholders
+from gridcare.metering.bulk import bulk_insert, fetch_frame_in, in_chunks
 from gridcare.metering.calendar import calendar_for, calendar_map, frozen_until_map, period_bounds
 from gridcare.metering.config import MeteringConfig, metering_config
 from gridcare.metering.errors import (
@@ -198,19 +198,19 @@ def _report_from_import(imp: ReadImport, *, already: bool) -> ImportReport:
 
 
 def _meter_frame(asset_numbers: list[str]) -> pl.DataFrame:
-    frames = []
-    for chunk in in_chunks(asset_numbers):
-        frames.append(fetch_frame(
-            "SELECT m.asset_number, m.id, m.digits, m.multiplier, m.installed_on, m.removed_on, a.status, a.org_unit_id "
-            "FROM customers_meter m "
-            "LEFT JOIN customers_servicepoint sp ON sp.id = m.service_point_id "
-            "LEFT JOIN customers_account a ON a.id = sp.account_id "
-            f"WHERE m.asset_number IN ({placeholders(len(chunk))})",
-            chunk,
-            {"asset_number": pl.Utf8, "meter_id": pl.Int64, "digits": pl.Int64, "multiplier": pl.Utf8,
-             "installed_on": pl.Date, "removed_on": pl.Date, "account_status": pl.Utf8, "org_unit_id": pl.Int64},
-        ))
-    meters = pl.concat(frames) if frames else pl.DataFrame(schema=METER_SCHEMA)
+    # fetch_frame_in: one array parameter on PostgreSQL instead of an IN list per 5,000 assets.
+    meters = fetch_frame_in(
+        "SELECT m.asset_number, m.id, m.digits, m.multiplier, m.installed_on, m.removed_on, a.status, a.org_unit_id "
+        "FROM customers_meter m "
+        "LEFT JOIN customers_servicepoint sp ON sp.id = m.service_point_id "
+        "LEFT JOIN customers_account a ON a.id = sp.account_id "
+        "WHERE m.asset_number IN ({ids})",
+        asset_numbers, [],
+        {"asset_number": pl.Utf8, "meter_id": pl.Int64, "digits": pl.Int64, "multiplier": pl.Utf8,
+         "installed_on": pl.Date, "removed_on": pl.Date, "account_status": pl.Utf8, "org_unit_id": pl.Int64},
+    )
+    if not asset_numbers:
+        meters = pl.DataFrame(schema=METER_SCHEMA)
     if "multiplier" not in meters.columns:
         return meters
     cals = calendar_map()
@@ -226,35 +226,28 @@ def _meter_frame(asset_numbers: list[str]) -> pl.DataFrame:
 
 
 def _register_frame(meter_ids: list[int]) -> pl.DataFrame:
-    frames = [
-        fetch_frame(f"SELECT meter_id, code FROM customers_meterregister WHERE meter_id IN ({placeholders(len(c))})",
-                    c, REGISTER_SCHEMA)
-        for c in in_chunks(meter_ids)
-    ]
-    return pl.concat(frames) if frames else pl.DataFrame(schema=REGISTER_SCHEMA)
+    return fetch_frame_in("SELECT meter_id, code FROM customers_meterregister WHERE meter_id IN ({ids})",
+                          meter_ids, [], REGISTER_SCHEMA)
 
 
 def _existing_reads(meter_ids: list[int], since: date) -> pl.DataFrame:
     """Usable and quarantined reads of these meters from `since`, plus each register's latest usable
     read before `since` (so a meter read rarely still has a previous read)."""
-    frames = []
-    for chunk in in_chunks(meter_ids):
-        ph = placeholders(len(chunk))
-        frames.append(fetch_frame(
-            "SELECT id, meter_id, register, read_date, value_milli, status FROM metering_meterread "
-            f"WHERE meter_id IN ({ph}) AND read_date >= %s AND status IN ('valid', 'estimated', 'quarantined')",
-            [*chunk, since], EXISTING_SCHEMA,
-        ))
-        frames.append(fetch_frame(
-            "SELECT r.id, r.meter_id, r.register, r.read_date, r.value_milli, r.status FROM metering_meterread r "
-            "JOIN (SELECT meter_id, register, MAX(read_date) AS d FROM metering_meterread "
-            f"      WHERE meter_id IN ({ph}) AND read_date < %s AND status IN ('valid', 'estimated') "
-            "      GROUP BY meter_id, register) last "
-            "  ON last.meter_id = r.meter_id AND last.register = r.register AND last.d = r.read_date "
-            "WHERE r.status IN ('valid', 'estimated')",
-            [*chunk, since], EXISTING_SCHEMA,
-        ))
-    return pl.concat(frames) if frames else pl.DataFrame(schema=EXISTING_SCHEMA)
+    current = fetch_frame_in(
+        "SELECT id, meter_id, register, read_date, value_milli, status FROM metering_meterread "
+        "WHERE meter_id IN ({ids}) AND read_date >= %s AND status IN ('valid', 'estimated', 'quarantined')",
+        meter_ids, [since], EXISTING_SCHEMA,
+    )
+    before = fetch_frame_in(
+        "SELECT r.id, r.meter_id, r.register, r.read_date, r.value_milli, r.status FROM metering_meterread r "
+        "JOIN (SELECT meter_id, register, MAX(read_date) AS d FROM metering_meterread "
+        "      WHERE meter_id IN ({ids}) AND read_date < %s AND status IN ('valid', 'estimated') "
+        "      GROUP BY meter_id, register) last "
+        "  ON last.meter_id = r.meter_id AND last.register = r.register AND last.d = r.read_date "
+        "WHERE r.status IN ('valid', 'estimated')",
+        meter_ids, [since], EXISTING_SCHEMA,
+    )
+    return pl.concat([current, before])
 
 
 def _validated(incoming: pl.DataFrame, *, as_of: datetime, config: MeteringConfig) -> pl.DataFrame:
