@@ -6,7 +6,9 @@ from datetime import date
 from functools import lru_cache
 
 import polars as pl
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from gridcare.rating import ScheduleSet, parse_yaml
 from gridcare.rating.loader import library_dir
@@ -53,8 +55,14 @@ def tariff_changes(*, account_ids: list[int], start: date, end: date) -> pl.Data
     """Assignments taking effect inside `(start, end)` plus the one in force at `start`, per account:
     account_id, tariff_code, effective_from (clipped to start). Accounts with no assignment rows
     are absent (their Account.tariff_code applies)."""
+    if connection.vendor == "postgresql":
+        # A billing chunk's thousands of ids bound as one array, not as an IN list of parameters
+        # (each of which Django prepares and psycopg quotes one by one).
+        in_chunk = RawSQL("SELECT unnest(%s::bigint[])", [list(account_ids)])
+    else:
+        in_chunk = account_ids
     rows = list(
-        TariffAssignment.objects.filter(account_id__in=account_ids, effective_from__lt=end)
+        TariffAssignment.objects.filter(account_id__in=in_chunk, effective_from__lt=end)
         .order_by("account_id", "effective_from").values_list("account_id", "tariff_code", "effective_from")
     )
     schema = {"account_id": pl.Int64, "tariff_code": pl.Utf8, "effective_from": pl.Date}
