@@ -113,3 +113,24 @@ def test_bulk_and_per_account_assessment_give_identical_fees_and_a_second_run_po
     for account, _bill in single.values():
         assert late_fees_assess_account(actor=None, account_id=account.pk, as_of=at(2027, 1, 31, 23, 45)).posted == 0
     assert Charge.objects.filter(kind="late_fee").count() == count
+
+
+def test_an_interrupted_run_keeps_its_committed_chunks_and_the_next_run_finishes(co):
+    import pytest
+
+    population = _population(co, "R")
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_chunk(n: int, total: int) -> None:
+        raise Stop(f"{n} of {total}")
+
+    with pytest.raises(Stop, match="^2 of 3$"):  # r1, s1, s3 overdue at 12-31; chunks of two bills
+        late_fees_assess(as_of=at(2026, 12, 31, 23), chunk_size=2, progress=stop_after_first_chunk)
+    assert LateFeeAssessment.objects.count() == 2 and Charge.objects.filter(kind="late_fee").count() == 2
+    rest = late_fees_assess(as_of=at(2026, 12, 31, 23, 10), chunk_size=2)
+    assert (rest.posted, rest.unchanged) == (1, 2)
+    assert sorted((r.charge_id, r.cumulative_fen) for r in LateFeeAssessment.objects.all()) == sorted([
+        (population["r1"][1].pk, 1_050), (population["s1"][1].pk, 9_600), (population["s3"][1].pk, 12_000)])
+    assert entries_balance() and all(balance_matches_postings(a) for a, _b in population.values())
