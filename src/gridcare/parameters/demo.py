@@ -27,6 +27,16 @@ SPLIT_SPEC = {"ratios": [{"percent": "90"}, {"percent": "10", "tariff": "gz-resi
                                               "label": "生活区定比"}]}
 
 
+def _pick(account_ids: list[int], share: float, *, seed: int) -> list[int]:
+    """The same `share` of the accounts for a seed (at least one when there are any), chosen by a
+    per-account hash so adding accounts later leaves earlier picks mostly where they were."""
+    if not account_ids:
+        return []
+    count = max(1, round(len(account_ids) * share))
+    ranked = sorted(account_ids, key=lambda pk: (random.Random(f"{seed}:parameters:{pk}").random(), pk))
+    return sorted(ranked[:count])
+
+
 @transaction.atomic
 def load_demo(*, seed: int, as_of: datetime) -> str:
     clerk = User.objects.filter(role=Role.BILLING_CLERK).order_by("pk").first()
@@ -36,14 +46,19 @@ def load_demo(*, seed: int, as_of: datetime) -> str:
     cfg = default_config()
     start = date(as_of.year, 1, 1)
     have = set(BillingParameter.objects.values_list("account_id", "kind"))
-    rows = []
-    for pk, tariff in Account.objects.filter(status=Account.Status.ACTIVE).order_by("pk").values_list(
+    by_tariff: dict[str, list[int]] = {"gz-residential": [], "gd-ci-tou-lt1kv": []}
+    for pk, tariff in Account.objects.filter(status=Account.Status.ACTIVE, tariff_code__in=by_tariff).values_list(
             "pk", "tariff_code"):
-        r = random.Random(f"{seed}:parameters:{pk}").random()
-        if tariff == "gz-residential" and r < ALLOWANCE_SHARE and (pk, "free_allowance") not in have:
-            scheme = "subsistence" if r < ALLOWANCE_SHARE / 2 else "five_guarantee"
+        by_tariff[tariff].append(pk)
+    allowance = _pick(by_tariff["gz-residential"], ALLOWANCE_SHARE, seed=seed)
+    split = _pick(by_tariff["gd-ci-tou-lt1kv"], SPLIT_SHARE, seed=seed)
+    rows = []
+    for n, pk in enumerate(allowance):
+        if (pk, "free_allowance") not in have:
+            scheme = "subsistence" if n % 2 == 0 else "five_guarantee"
             rows.append((pk, "free_allowance", {"scheme": scheme}, "低保/五保证明（演示数据）"))
-        elif tariff == "gd-ci-tou-lt1kv" and r < SPLIT_SHARE and (pk, "split") not in have:
+    for pk in split:
+        if (pk, "split") not in have:
             rows.append((pk, "split", SPLIT_SPEC, "供用电合同约定生活区用电 10%（演示数据）"))
     for _pk, kind, spec, _reason in rows:
         parse_spec(kind, spec, config=cfg)  # the demo never stores what the engine would refuse
