@@ -8,7 +8,7 @@ Personal fields are masked unless revealed with POST /customers/{id}/reveal (aud
 from __future__ import annotations
 
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from gridcare.api.schemas.common import ERRORS, page
@@ -140,7 +140,7 @@ def customer_detail(request, customer_id: int):
 def customer_create(request, body: CustomerIn):
     customer = services.customer_create(data=services.CustomerData(**body.model_dump()), actor=request.user,
                                         as_of=timezone.now())
-    return 201, _customer_detail(request, customer.pk)
+    return Status(201, _customer_detail(request, customer.pk))
 
 
 @router.patch("/customers/{customer_id}", response={200: CustomerDetailOut, **ERRORS},
