@@ -185,13 +185,15 @@ class BillRead(models.Model):
     asset_number = models.CharField(max_length=32)
     register = models.CharField(max_length=16)
     multiplier = models.DecimalField(max_digits=12, decimal_places=2)
+    # The reads are pointers for the trail (their values are copied here); nothing looks bill reads
+    # up by them, so they are not indexed (a read is never deleted, only voided).
     start_read = models.ForeignKey("metering.MeterRead", null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+", **SET_CHECKED)
+                                   related_name="+", db_index=False, **SET_CHECKED)
     start_date = models.DateField(null=True, blank=True)
     start_value = models.BigIntegerField(null=True, blank=True)
     start_status = models.CharField(max_length=12, blank=True)
     end_read = models.ForeignKey("metering.MeterRead", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+", **SET_CHECKED)
+                                 related_name="+", db_index=False, **SET_CHECKED)
     end_date = models.DateField()
     end_value = models.BigIntegerField()
     end_status = models.CharField(max_length=12)

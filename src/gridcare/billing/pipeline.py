@@ -564,8 +564,23 @@ def bill_accounts(
     )
     reserved = reserve_ids(Bill, features.height)
     if reserved is not None:
-        # PostgreSQL: ids drawn from the sequence and COPYed with the rows, so nothing is read back.
-        bulk_insert(Bill, ["id", *bill_fields], ((bill_id, *row) for bill_id, row in zip(reserved, rows, strict=True)))
+        # PostgreSQL: ids drawn from the sequence and COPYed with the rows as CSV written by Polars
+        # (no Python tuple per bill), so nothing is read back either.
+        numbers = features["number"].to_list()
+        bulk_insert_frame(Bill, ["id", *bill_fields], features.select(
+            pl.Series("id", reserved, dtype=pl.Int64),
+            pl.Series("number", [bill_number(Bill.Kind.INVOICE, spec.period_code, n, spec.version) for n in numbers],
+                      dtype=pl.Utf8),
+            "account_id", "org_unit_id",
+            pl.lit(spec.period_code).alias("period_code"), pl.lit(spec.version, dtype=pl.Int64).alias("version"),
+            pl.lit(Bill.Kind.INVOICE.value).alias("kind"), pl.lit(Bill.Status.DRAFT.value).alias("status"),
+            pl.lit(spec.run_id, dtype=pl.Int64).alias("run"), "start_date", "end_date", "tariff", "total_fen",
+            "billed_wh", "cos_phi", "estimated", pl.col("account_id").is_in(sorted(sampled)).alias("sampled"),
+            pl.lit(spec.corrects_id, dtype=pl.Int64).alias("corrects"), pl.lit(spec.reason[:255]).alias("reason"),
+            pl.lit(spec.prepared_by_id, dtype=pl.Int64).alias("prepared_by"),
+            pl.Series("payment_reference", [payment_reference(n, spec.period_code) for n in numbers], dtype=pl.Utf8),
+            pl.lit(as_of).alias("created_at"),
+        ))
         ids = pl.DataFrame({"bill_id": reserved, "account_id": features["account_id"]},
                            schema={"bill_id": pl.Int64, "account_id": pl.Int64})
     else:

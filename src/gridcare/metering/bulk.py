@@ -114,7 +114,10 @@ def bulk_insert_frame(model: type[models.Model], fields: Sequence[str], frame: p
         return 0
     cols = _columns(model, fields)
     if is_postgresql():
-        if any(isinstance(c, (models.JSONField, models.DateTimeField)) for c in cols):
+        # CSV carries a time-zone-aware datetime column exactly (ISO 8601 with its offset); JSON and
+        # naive datetimes go row by row.
+        if any(isinstance(c, models.JSONField) or (isinstance(c, models.DateTimeField) and not _aware(frame.schema[n]))
+               for n, c in zip(frame.columns, cols, strict=True)):
             return bulk_insert(model, fields, frame.iter_rows())
         return _copy_csv(model, cols, frame)
     exprs = []
@@ -142,13 +145,18 @@ def bulk_insert_frame(model: type[models.Model], fields: Sequence[str], frame: p
     return len(rows)
 
 
+def _aware(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+
+
 def _copy_csv(model: type[models.Model], cols: list[models.Field], frame: pl.DataFrame) -> int:
     """PostgreSQL COPY from CSV written by Polars: no Python object per value. Text is quoted, so an
     empty string stays an empty string and only a missing value (unquoted empty field) is NULL."""
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c.column) for c in cols)
     data = frame.rename(dict(zip(frame.columns, [c.column for c in cols], strict=True))).write_csv(
-        include_header=False, quote_style="non_numeric", null_value="", date_format="%Y-%m-%d")
+        include_header=False, quote_style="non_numeric", null_value="", date_format="%Y-%m-%d",
+        datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
     with connection.wrap_database_errors, connection.cursor() as cursor, cursor.cursor.copy(
             f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
         copy.write(data.encode("utf-8"))
