@@ -5,7 +5,7 @@ Deterministic for a seed and idempotent: bills post once (entry source `bill:<id
 keys derived from the open item (`demo:…`), and the bank and agency files run once (their import
 is recorded; a second run finds the record and skips them). Roughly: a quarter of the accounts
 have a debit agreement and pay by bank debit (a few debits fail), a few are prepaid with credit
-left, one in ten keeps arrears, some pay part, some pay too much (credit), the rest pay at the
+left, one in ten keeps arrears of its last one to three bills, some pay part, some pay too much (credit), the rest pay at the
 counter, online or through an agency.
 """
 
@@ -39,6 +39,9 @@ def _at(day, hour: int, minute: int) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=BUSINESS_TZ)
 
 
+ARREARS_MONTHS_MAX = 3
+
+
 def load_demo(*, seed: int, as_of: datetime) -> str:
     sync = receivables_post_issued_bills(as_of=as_of)
     today = as_of.astimezone(BUSINESS_TZ).date()
@@ -56,12 +59,16 @@ def load_demo(*, seed: int, as_of: datetime) -> str:
     first_run = not ImportedFile.objects.filter(file_name__startswith=DEMO_MARK).exists()
     mandates = _mandates(accounts, group, banks, random.Random(f"{seed}:mandates"), today) if first_run else 0
     _prepaid(group, as_of)
-    items = open_items_for([pk for pk, g in group.items() if g not in ("debit", "arrears")])
+    items = open_items_for([pk for pk, g in group.items() if g != "debit"])
     numbers = {pk: number for pk, number, _ in accounts}
     done = _paid_by_demo()
     counter, online, agency_rows = [], [], {code: [] for code in agencies}
     for account_id, open_items in sorted(items.items()):
         kind = group[account_id]
+        if kind == "arrears":  # the usual defaulter owes the last months, not a whole year
+            months = random.Random(f"{seed}:arrears:{account_id}").randint(1, ARREARS_MONTHS_MAX)
+            owed_from = today - timedelta(days=31 * months)
+            open_items = [item for item in open_items if item.due_date < owed_from]
         for item in open_items:
             if item.charge_id in done:
                 continue
