@@ -8,6 +8,7 @@ alone, with no database and no settings.
 from __future__ import annotations
 
 import os
+from datetime import date, datetime, time
 
 import typer
 
@@ -30,6 +31,27 @@ def setup_django() -> None:
 
     if not apps.ready:
         django.setup()
+
+
+def parse_as_of(text: str | None, *, bare_date_at: time | None = None, example: str = "2026-11-10T10:00") -> datetime:
+    """`--as-of` of every command: empty is now (the clock is read here, at the edge, never in domain
+    code); an ISO date-time without an offset is business time (Asia/Shanghai). Commands that take a
+    bare date (YYYY-MM-DD) say at what time of that day it counts (`bare_date_at`)."""
+    from django.utils import timezone
+
+    from gridcare.core.calendars import BUSINESS_TZ
+
+    if not text:
+        return timezone.now()
+    try:
+        if bare_date_at is not None and len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), bare_date_at, tzinfo=BUSINESS_TZ)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        wanted = "a date (YYYY-MM-DD) or ISO datetime" if bare_date_at is not None else (
+            f"an ISO date-time such as {example}")
+        raise typer.BadParameter(f"{text!r} is not {wanted}", param_hint="--as-of") from None
+    return value if value.tzinfo else value.replace(tzinfo=BUSINESS_TZ)
 
 
 @app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

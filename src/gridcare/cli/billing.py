@@ -16,7 +16,7 @@ of the chunk that reaches N accounts (tests prove a killed run resumes to the sa
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time
+from datetime import datetime, time
 from pathlib import Path
 
 import typer
@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gridcare.cli.app import app, import_app, setup_django
+from gridcare.cli.app import app, import_app, parse_as_of, setup_django
 
 billing_app = typer.Typer(help="Billing runs, bills and their delivery (T/CI 1281 §7.2–7.5).", no_args_is_help=True)
 app.add_typer(billing_app, name="billing")
@@ -35,20 +35,7 @@ MAX_ROWS_SHOWN = 200
 
 
 def _as_of(text: str | None) -> datetime:
-    from django.utils import timezone
-
-    from gridcare.core.calendars import BUSINESS_TZ
-
-    if not text:
-        return timezone.now()
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), MORNING, tzinfo=BUSINESS_TZ)
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
-    return value if value.tzinfo else value.replace(tzinfo=BUSINESS_TZ)
-
+    return parse_as_of(text, bare_date_at=MORNING)
 
 def _yuan(fen: int) -> str:
     from gridcare.core.money import format_yuan

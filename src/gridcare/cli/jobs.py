@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gridcare.cli.app import app, setup_django
+from gridcare.cli.app import app, parse_as_of, setup_django
 
 jobs_app = typer.Typer(help="Periodic jobs: list the schedule, run one now.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
@@ -28,19 +28,7 @@ STATUS_STYLE = {"succeeded": "green", "failed": "bold red", "skipped": "yellow",
 
 
 def _as_of(text: str | None) -> datetime:
-    from django.utils import timezone
-
-    from gridcare.core.calendars import BUSINESS_TZ
-
-    if not text:
-        return timezone.now()
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO date-time such as 2026-11-30T02:00",
-                                 param_hint="--as-of") from None
-    return value if value.tzinfo else value.replace(tzinfo=BUSINESS_TZ)
-
+    return parse_as_of(text, example="2026-11-30T02:00")
 
 def _schedule():
     from gridcare.jobs.schedule import ScheduleError, job_schedule

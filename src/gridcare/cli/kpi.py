@@ -5,14 +5,14 @@ Exit status of `compute`: 0 done (alerts or not), 2 bad input (nothing written).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from decimal import Decimal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from gridcare.cli.app import app, setup_django
+from gridcare.cli.app import app, parse_as_of, setup_django
 
 kpi_app = typer.Typer(help="KPIs (T/CI 1281 表1): snapshots per org unit and period, alerts.", no_args_is_help=True)
 app.add_typer(kpi_app, name="kpi")
@@ -22,20 +22,7 @@ LEVEL_STYLE = {"critical": "bold red", "warning": "yellow", "": "green"}
 
 
 def _as_of(text: str | None) -> datetime:
-    from django.utils import timezone
-
-    from gridcare.core.calendars import BUSINESS_TZ
-
-    if not text:
-        return timezone.now()
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(23, 59, 59), tzinfo=BUSINESS_TZ)
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
-    return value if value.tzinfo else value.replace(tzinfo=BUSINESS_TZ)
-
+    return parse_as_of(text, bare_date_at=time(23, 59, 59))
 
 def _fmt(value, unit: str) -> str:
     if value is None:

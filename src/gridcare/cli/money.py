@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gridcare.cli.app import app, import_app, setup_django
+from gridcare.cli.app import app, import_app, parse_as_of, setup_django
 
 reconcile_app = typer.Typer(help="Bank and agency statement reconciliation (电费对账).", no_args_is_help=True)
 collections_app = typer.Typer(help="Late fees, dunning and suspension of supply (电费回收).", no_args_is_help=True)
@@ -30,20 +30,7 @@ MORNING = time(9, 0)
 
 
 def _as_of(text: str | None) -> datetime:
-    from django.utils import timezone
-
-    from gridcare.core.calendars import BUSINESS_TZ
-
-    if not text:
-        return timezone.now()
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), MORNING, tzinfo=BUSINESS_TZ)
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
-    return value if value.tzinfo else value.replace(tzinfo=BUSINESS_TZ)
-
+    return parse_as_of(text, bare_date_at=MORNING)
 
 def _day(text: str) -> date:
     try:

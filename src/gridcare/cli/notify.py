@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gridcare.cli.app import app, setup_django
+from gridcare.cli.app import app, parse_as_of, setup_django
 
 notify_app = typer.Typer(help="Outbox delivery: SMS, e-mail and in-app messages.", no_args_is_help=True)
 app.add_typer(notify_app, name="notify")
@@ -26,19 +26,7 @@ STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
 
 def _as_of(text: str | None) -> datetime:
-    from django.utils import timezone
-
-    from gridcare.core.calendars import BUSINESS_TZ
-
-    if not text:
-        return timezone.now()
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO date-time such as 2026-11-10T10:00",
-                                 param_hint="--as-of") from None
-    return value if value.tzinfo else value.replace(tzinfo=BUSINESS_TZ)
-
+    return parse_as_of(text)
 
 def _local(value: datetime) -> str:
     from gridcare.core.calendars import BUSINESS_TZ

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gridcare.cli.app import app, setup_django
+from gridcare.cli.app import app, parse_as_of, setup_django
 
 payments_app = typer.Typer(help="Receivables ledger and payments (电费缴费).", no_args_is_help=True)
 app.add_typer(payments_app, name="payments")
@@ -22,20 +22,7 @@ MAX_ERRORS_SHOWN = 200
 
 
 def _as_of(text: str | None) -> datetime:
-    from django.utils import timezone
-
-    from gridcare.core.calendars import BUSINESS_TZ
-
-    if not text:
-        return timezone.now()
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(9, 0), tzinfo=BUSINESS_TZ)
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
-    return value if value.tzinfo else value.replace(tzinfo=BUSINESS_TZ)
-
+    return parse_as_of(text, bare_date_at=time(9, 0))
 
 def _yuan(fen: int) -> str:
     from gridcare.core.money import format_yuan

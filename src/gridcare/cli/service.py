@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gridcare.cli.app import app, setup_django
+from gridcare.cli.app import app, parse_as_of, setup_django
 
 service_app = typer.Typer(help="Service desk: SLA tick, e-mail intake, breach report.", no_args_is_help=True)
 app.add_typer(service_app, name="service")
@@ -23,19 +23,7 @@ console = Console()
 
 
 def _as_of(value: str | None) -> datetime:
-    from django.utils import timezone
-
-    if not value:
-        return timezone.now()
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO date-time such as 2026-11-10T10:00",
-                                 param_hint="--as-of") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.get_default_timezone())
-    return parsed
-
+    return parse_as_of(value)
 
 def _day(value: str, hint: str) -> date:
     try:
