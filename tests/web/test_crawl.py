@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import Resolver404, resolve
 
@@ -375,6 +375,12 @@ def demo_site(django_db_setup, django_db_blocker):
                 kwargs = {"orders": 40} if module_name == "gridcare.service.demo" else {}
                 func(seed=DEFAULT_SEED, as_of=as_of, **kwargs)
             billing_demo.MONTHS = months
+            if connection.vendor == "postgresql":
+                # A loaded database has statistics (autovacuum); data inside this never-committed
+                # transaction has none, and the planner's empty-table guesses turn the console's
+                # org-subtree counts into nested loops of minutes.
+                with connection.cursor() as cursor:
+                    cursor.execute("ANALYZE")
             users = {u.username: u for u in User.objects.filter(username__in=ROLES)}
             yield users
         finally:
