@@ -98,3 +98,23 @@ def remove(child: str, keys: list[tuple[str, str]]) -> list[str]:
         out += [f"DROP TRIGGER IF EXISTS {_name(child, column + '_del')} ON {parent}",
                 f"DROP TRIGGER IF EXISTS {_name(child, column + '_key')} ON {parent}"]
     return out
+
+
+def install_all(schema_editor, keys_by_table: dict[str, list[tuple[str, str]]]) -> None:
+    """A migration's RunPython body: the check functions and every listed table's triggers, on
+    PostgreSQL only (SQLite, the development lane, keeps no constraint on these columns)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(FUNCTIONS, None)
+    for child, keys in keys_by_table.items():
+        for sql in install(child, keys):
+            schema_editor.execute(sql, None)
+
+
+def remove_all(schema_editor, keys_by_table: dict[str, list[tuple[str, str]]]) -> None:
+    """The reverse of `install_all` (the shared functions stay: other tables may use them)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for child, keys in keys_by_table.items():
+        for sql in remove(child, keys):
+            schema_editor.execute(sql, None)

@@ -18,20 +18,11 @@ KEYS = {
 
 
 def _install(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(checked_keys.FUNCTIONS, None)
-    for child, keys in KEYS.items():
-        for sql in checked_keys.install(child, keys):
-            schema_editor.execute(sql, None)
+    checked_keys.install_all(schema_editor, KEYS)
 
 
 def _remove(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for child, keys in KEYS.items():
-        for sql in checked_keys.remove(child, keys):
-            schema_editor.execute(sql, None)
+    checked_keys.remove_all(schema_editor, KEYS)
 
 
 class Migration(migrations.Migration):
