@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -29,13 +28,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from _common import cpu_seconds, fresh_database
+
 PERIOD = "2026-10"
 OPEN, CLOSE = date(2026, 10, 1), date(2026, 11, 1)
 
-
-def _cpu() -> float:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime
 
 
 class Timer:
@@ -48,7 +45,7 @@ class Timer:
 
         class _Span:
             def __enter__(self):
-                self.w, self.c = time.perf_counter(), _cpu()
+                self.w, self.c = time.perf_counter(), cpu_seconds()
                 if timer.sql_times:
                     from django.db import connection
 
@@ -67,7 +64,7 @@ class Timer:
                     entry[1] += 1
 
             def __exit__(self, *exc):
-                timer.rows.append((name, time.perf_counter() - self.w, _cpu() - self.c))
+                timer.rows.append((name, time.perf_counter() - self.w, cpu_seconds() - self.c))
                 if timer.sql_times:
                     self.wrapper.__exit__(*exc)
                     top = sorted(self.sql.items(), key=lambda kv: -kv[1][0])[:8]
@@ -79,25 +76,6 @@ class Timer:
         return _Span()
 
 
-def _database(url: str | None, workdir: Path) -> tuple[str, callable]:
-    """A fresh database URL for this run and a function that removes it."""
-    if not url:
-        return f"sqlite:///{workdir / 'bench.sqlite3'}", lambda: None
-    import psycopg
-
-    name = f"gridcare_bench_{os.getpid()}"
-    base, _, _ = url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-    return f"{base}/{name}", drop
 
 
 def _setup(n: int, seed: int) -> list[tuple[str, str, int]]:
@@ -188,12 +166,12 @@ def _baseline(sample: list[int], as_of: datetime) -> tuple[float, float, dict[in
     totals: dict[int, int] = {}
     try:
         with transaction.atomic():
-            w, c = time.perf_counter(), _cpu()
+            w, c = time.perf_counter(), cpu_seconds()
             for account_id in sample:
                 with transaction.atomic():
                     bill_accounts(account_ids=[account_id], spec=BillSpec(period_code=PERIOD, version=9),
                                   schedules=schedules, config=config, as_of=as_of)
-            wall, cpu = time.perf_counter() - w, _cpu() - c
+            wall, cpu = time.perf_counter() - w, cpu_seconds() - c
             totals = dict(Bill.objects.filter(version=9, account_id__in=sample).values_list("account_id", "total_fen"))
             raise Rollback
     except Rollback:
@@ -216,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     n, sample_n = (2000, 100) if args.quick else (args.accounts, args.baseline)
 
     workdir = Path(tempfile.mkdtemp(prefix="gridcare-bench-billing-"))
-    url, drop = _database(args.database_url, workdir)
+    url, drop = fresh_database(args.database_url, workdir, prefix="gridcare_bench")
     os.environ["GRIDCARE_DATABASE_URL"] = url
     os.environ["GRIDCARE_VAR_DIR"] = str(workdir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcare.settings")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -30,34 +29,13 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
+from _common import cpu_seconds, fresh_database
+
 MONTH_END = date(2027, 1, 31)
 DUES = (date(2026, 10, 15), date(2026, 11, 15), date(2026, 12, 15))
 
 
-def _cpu() -> float:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime
 
-
-def _database(url: str | None, workdir: Path):
-    """A fresh database URL for this run and a function that removes it."""
-    if not url:
-        return f"sqlite:///{workdir / 'bench.sqlite3'}", lambda: None
-    import psycopg
-
-    name = f"gridcare_bench_collections_{os.getpid()}"
-    base, _, _ = url.rpartition("/")
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-
-    return f"{base}/{name}", drop
 
 
 def _plan(n_bills: int, seed: int) -> list[dict]:
@@ -165,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     n, sample_n = (2000, 100) if args.quick else (args.bills, args.baseline)
 
     workdir = Path(tempfile.mkdtemp(prefix="gridcare-bench-collections-"))
-    url, drop = _database(args.database_url, workdir)
+    url, drop = fresh_database(args.database_url, workdir, prefix="gridcare_bench_collections")
     os.environ["GRIDCARE_DATABASE_URL"] = url
     os.environ["GRIDCARE_VAR_DIR"] = str(workdir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcare.settings")
@@ -192,23 +170,23 @@ def main(argv: list[str] | None = None) -> int:
               f"(setup {time.perf_counter() - t0:.1f} s)")
         as_of = datetime.combine(MONTH_END, dtime(23, 0), tzinfo=BUSINESS_TZ)
 
-        w, c = time.perf_counter(), _cpu()
+        w, c = time.perf_counter(), cpu_seconds()
         result = late_fees_assess(as_of=as_of, month_end=True, chunk_size=args.chunk_size)
-        bulk_wall, bulk_cpu = time.perf_counter() - w, _cpu() - c
+        bulk_wall, bulk_cpu = time.perf_counter() - w, cpu_seconds() - c
         assert result.bills == n and result.unchanged == 0, result
-        w, c = time.perf_counter(), _cpu()
+        w, c = time.perf_counter(), cpu_seconds()
         again = late_fees_assess(as_of=as_of + timedelta(minutes=30), month_end=True, chunk_size=args.chunk_size)
-        again_wall, again_cpu = time.perf_counter() - w, _cpu() - c
+        again_wall, again_cpu = time.perf_counter() - w, cpu_seconds() - c
         assert (again.posted, again.bills, again.unchanged) == (0, 0, n), again
 
         step = max(1, len(plan) // sample_n)
         picks = list(range(0, len(plan), step))[:sample_n]
         twins = _build([plan[i] for i in picks], "8")
         sample_bills = sum(len(plan[i]["bills"]) for i in picks)
-        w, c = time.perf_counter(), _cpu()
+        w, c = time.perf_counter(), cpu_seconds()
         for account_id in twins:
             late_fees_assess_account(actor=None, account_id=account_id, as_of=as_of)
-        one_wall, one_cpu = time.perf_counter() - w, _cpu() - c
+        one_wall, one_cpu = time.perf_counter() - w, cpu_seconds() - c
         assert _fees(twins) == _fees([ids[i] for i in picks]), "per-account and bulk fees differ"
         check = ledger_check()
         assert check.ok, check

@@ -23,14 +23,9 @@ import sys
 import time
 from datetime import date
 
+from _common import cpu_seconds
+
 GOALS = {"residential": 3.0, "ci": 15.0}
-
-
-def _cpu() -> float:
-    """CPU seconds (user + system, all threads) of this process: unlike wall time, not inflated when
-    other work shares the machine's cores."""
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime
 
 
 def _rss_mib() -> float:
@@ -70,9 +65,9 @@ def run_residential(n: int, explain: bool, queue) -> None:
     lib = load_library()
     accounts, usage = _residential_frames(n)
     rate(accounts.head(1000), usage.head(1000), lib, date(2025, 8, 1), date(2025, 9, 1))  # warm-up (imports, caches)
-    t0, c0 = time.perf_counter(), _cpu()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     result = rate(accounts, usage, lib, date(2025, 8, 1), date(2025, 9, 1), explain=explain)
-    elapsed, cpu = time.perf_counter() - t0, _cpu() - c0
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     assert result.rejected.height == 0, result.rejected.head()
     assert result.totals.height == n
     assert result.totals["amount_fen"].sum() == result.lines["amount_fen"].sum()
@@ -119,9 +114,9 @@ def run_ci(n: int, queue) -> None:
     del account_col, day_col, point_col, wh_col
     usage = pl.DataFrame({"account_id": ids, "reactive_varh": (base * 744 * rng.integers(20, 90, n) // 100).astype(np.int64)})
     gen_rss = _rss_mib()
-    t0, c0 = time.perf_counter(), _cpu()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     result = rate(accounts, usage, lib, date(2026, 1, 1), date(2026, 2, 1), intervals=intervals)
-    elapsed, cpu = time.perf_counter() - t0, _cpu() - c0
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     assert result.rejected.height == 0, result.rejected.head()
     assert result.totals.height == n
     queue.put(
@@ -141,7 +136,7 @@ def run_naive(n_full: int, sample: int, queue) -> None:
     accounts, usage = _residential_frames(n_full)
     accounts, usage = accounts.head(sample), usage.head(sample)
     period = date(2025, 8, 1)
-    t0, c0 = time.perf_counter(), _cpu()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     naive_lines = {}
     for acc, use in zip(accounts.iter_rows(named=True), usage.iter_rows(named=True), strict=True):
         na = NaiveAccount(
@@ -150,7 +145,7 @@ def run_naive(n_full: int, sample: int, queue) -> None:
             household_members=acc["household_members"],
         )
         naive_lines[acc["account_id"]] = naive_rate(schedule, na, period)
-    elapsed, cpu = time.perf_counter() - t0, _cpu() - c0
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     result = rate(accounts, usage, lib, period, date(2025, 9, 1))
     kernel_lines: dict[int, list[tuple[str, int]]] = {}
     for row in result.lines.select("account_id", "line_code", "amount_fen").iter_rows():
