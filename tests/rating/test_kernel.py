@@ -831,13 +831,29 @@ def test_account_ids_may_be_strings_and_order_is_kept():
 def test_output_schema_is_exact():
     r = run(LIBRARY, [{"account_id": 1, "tariff": "sz-residential"}], [{"account_id": 1, "total_wh": 1}], *SEP)
     assert r.lines.schema == pl.Schema({
-        "account_id": pl.Int64, "line_no": pl.Int32, "tariff": pl.String, "version": pl.String, "start_date": pl.Date,
-        "end_date": pl.Date, "component": pl.String, "line_code": pl.String, "quantity": pl.Decimal(38, 3),
-        "unit": pl.String, "unit_price": pl.Decimal(38, 8), "amount_fen": pl.Int64, "rule": pl.String,
-        "explanation_zh": pl.String, "explanation_en": pl.String})
+        "account_id": pl.Int64, "line_no": pl.Int32, "tariff": pl.Categorical(), "version": pl.Categorical(),
+        "start_date": pl.Date, "end_date": pl.Date, "component": pl.Categorical(), "line_code": pl.Categorical(),
+        "quantity": pl.Decimal(38, 3), "unit": pl.Categorical(), "unit_price": pl.Decimal(38, 8), "amount_fen": pl.Int64,
+        "rule": pl.Categorical(), "explanation_zh": pl.String, "explanation_en": pl.String})
     assert r.totals.schema == pl.Schema({
         "account_id": pl.Int64, "amount_fen": pl.Int64, "billed_wh": pl.Int64, "line_count": pl.UInt32,
         "cos_phi": pl.Decimal(38, 2), "pf_rate": pl.Decimal(38, 8)})
+
+
+def test_categorical_columns_read_and_combine_as_text():
+    """Lines of separate runs (billing rates chunk by chunk) concatenate, compare with plain strings
+    and write out as text, although each run builds its own codes."""
+    a = run(LIBRARY, [{"account_id": 1, "tariff": "sz-residential"}], [{"account_id": 1, "total_wh": 300_000}], *SEP)
+    b = run(LIBRARY, [{"account_id": 2, "tariff": "gz-residential-tou"}],
+            [{"account_id": 2, "peak_wh": 1_000, "flat_wh": 2_000, "valley_wh": 3_000}], *JAN25)
+    both = pl.concat([a.lines, b.lines])
+    assert both.schema["line_code"] == pl.Categorical
+    assert both.filter(pl.col("line_code") == "energy.valley")["account_id"].to_list() == [2]
+    assert set(both["tariff"].to_list()) == {"sz-residential", "gz-residential-tou"}
+    assert "energy.valley" in both.select("line_code").write_csv()
+    empty = run(LIBRARY, [{"account_id": 1, "tariff": "sz-residential"}], [{"account_id": 1, "total_wh": 0}],
+                date(1990, 1, 1), date(1990, 2, 1))
+    assert empty.lines.schema["rule"] == pl.Categorical
 
 
 def test_explain_false_leaves_explanations_empty_and_amounts_equal():

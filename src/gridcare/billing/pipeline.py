@@ -599,7 +599,7 @@ def bill_accounts(
                                      "explanation_zh", "explanation_en"],
                           lines.select("bill_id", "line_no", "component", "line_code", "tariff", "version",
                                        "start_date", "end_date", "quantity", "unit", "unit_price", "amount_fen",
-                                       pl.col("rule").fill_null("").str.slice(0, 255),
+                                       pl.col("rule").cast(pl.String).fill_null("").str.slice(0, 255),
                                        pl.col("explanation_zh").fill_null("").str.slice(0, 255),
                                        pl.col("explanation_en").fill_null("").str.slice(0, 255)))
     bulk_insert_frame(BillRead, ["bill", "segment", "meter", "asset_number", "register", "multiplier", "start_read",

@@ -78,20 +78,24 @@ SEGMENTS_SCHEMA: Mapping[str, tuple[Any, Any]] = {
     "reactive_loss_ppm": (pl.Int64, 0),  # reactive loss as ppm of metered kvarh
 }
 
+# The six columns that repeat the same few values on every line of a kind (tariff, version,
+# component, line code, unit, rule) are Categorical: a line stores a 4-byte code into one shared
+# dictionary instead of its own copy of the text (docs/decisions/0005). They read, compare, join and
+# write (CSV, JSON, COPY) as strings; cast to pl.String before using the ``.str`` namespace.
 LINES_SCHEMA: Mapping[str, Any] = {
     "account_id": None,
     "line_no": pl.Int32,  # 1-based order within the account
-    "tariff": pl.String,
-    "version": pl.String,
+    "tariff": pl.Categorical(),
+    "version": pl.Categorical(),
     "start_date": pl.Date,  # part of the period the line covers, [start, end)
     "end_date": pl.Date,
-    "component": pl.String,  # component id in the tariff file
-    "line_code": pl.String,  # e.g. energy.tier2, energy.peak, basic.demand, pf.adjustment, funds.renewable
+    "component": pl.Categorical(),  # component id in the tariff file
+    "line_code": pl.Categorical(),  # e.g. energy.tier2, energy.peak, basic.demand, pf.adjustment, funds.renewable
     "quantity": pl.Decimal(38, 3),  # in `unit`
-    "unit": pl.String,  # kWh | kvarh | kVA·月 | kW·月 | 元
+    "unit": pl.Categorical(),  # kWh | kvarh | kVA·月 | kW·月 | 元
     "unit_price": pl.Decimal(38, 8),  # yuan per unit (for pf.adjustment: the rate, e.g. -0.0075)
     "amount_fen": pl.Int64,
-    "rule": pl.String,  # rule reference (document number)
+    "rule": pl.Categorical(),  # rule reference (document number)
     "explanation_zh": pl.String,  # e.g. "第一档 200 kWh × 0.5283 元/kWh"
     "explanation_en": pl.String,
 }

@@ -678,7 +678,9 @@ class _Run:
                 "usage.segment",
                 pl.format("usage for segment {} which is not in segments", pl.col("segment")),
             )
-        if w.height != w.select(pl.struct(ID, "segment").n_unique()).item():
+        one_window = w.height == 0 or w["segment"].min() == w["segment"].max()
+        distinct = w[ID].n_unique() if one_window else w.select(pl.struct(ID, "segment").n_unique()).item()
+        if w.height != distinct:  # several rows for one window (e.g. per register): summed
             w = w.group_by(ID, "segment").agg(
                 *[pl.col(c).sum() for c in B_M],
                 pl.col("has_b").any(),
@@ -1354,9 +1356,8 @@ class _Run:
         """Explanation texts of the ordered lines in one pass: template lines are prefix +
         quantity + suffix, gathered from small tables (prefix with the whole kWh, fraction with
         the suffix, when those tables stay small); the rest take their per-row text."""
-        import numpy as np
 
-        qty = placed["qty"] if "qty" in placed else np.ascontiguousarray(placed["qty128"][:, 0])
+        qty = placed["qty"]
         tpl = placed["tpl"]
         if qty.shape[0] == 0:
             return [pl.Series(name, [], dtype=pl.String) for name in ("explanation_zh", "explanation_en")]
@@ -1366,7 +1367,8 @@ class _Run:
         n_tpl = len(by_code)
         frame = pl.DataFrame([pl.Series("qty", qty), pl.Series("tpl", tpl)]
                              + ([pl.Series("fidx", placed["fidx"])] if "fidx" in placed else []))
-        templated = qty[tpl >= 0]
+        mask = tpl >= 0
+        templated = qty if mask.all() else qty[mask]
         lo = int(templated.min()) if templated.size else 0
         hi = int(templated.max()) if templated.size else 0
         t = pl.col("tpl").clip(0)
@@ -1380,7 +1382,7 @@ class _Run:
                 # two gathers and one concatenation per line: (prefix, whole kWh) and (fraction, suffix)
                 for pre, suf in ((pre_zh, suf_zh), (pre_en, suf_en)):
                     head, tail = _cross(pre, whole), _cross(MILLI_FRACTIONS, suf)
-                    exprs.append(pl.lit(head).gather(t * whole.len() + w) + pl.lit(tail).gather(f * n_tpl + t))
+                    exprs.append(pl.concat_str([pl.lit(head).gather(t * whole.len() + w), pl.lit(tail).gather(f * n_tpl + t)]))
             else:
                 for pre, suf in ((pre_zh, suf_zh), (pre_en, suf_en)):
                     exprs.append(pl.concat_str([pl.lit(pre).gather(t), pl.lit(whole).gather(w), pl.lit(MILLI_FRACTIONS).gather(f),
@@ -1446,6 +1448,7 @@ class _Run:
             account = pl.Series(ID, ids.to_numpy()[placed["_a"]])
         else:
             account = ids.gather(pl.Series(placed["_a"])).alias(ID)
+        kinds = kinds.with_columns(pl.exclude("seq").cast(pl.Categorical))
         final = pl.DataFrame([
             account,
             pl.Series("line_no", placed["line_no"]),
@@ -1455,9 +1458,9 @@ class _Run:
             pl.Series("end_date", placed["end_date"]).cast(pl.Date),
             kinds["component"].gather(kind),
             kinds["line_code"].gather(kind),
-            _decimal_array(placed["qty128"], 3).alias("quantity"),
+            _decimal_array(placed["qty"], 3).alias("quantity"),
             kinds["unit"].gather(kind),
-            _decimal_array(placed["price128"], 8).alias("unit_price"),
+            _decimal_array(placed["price"], 8).alias("unit_price"),
             pl.Series("amount_fen", placed["amount_fen"]),
             kinds["rule"].gather(kind),
             *explanations,
@@ -1524,7 +1527,6 @@ class _Run:
             (idx - pl.when(new).then(idx).otherwise(None).forward_fill() + 1).cast(pl.Int32).alias("line_no"))
         placed = {c: lines[c].to_physical().to_numpy() for c in [*cols, "line_no"]}
         np.add.at(counts, placed["_a"].astype(np.int64), 1)
-        placed["qty128"], placed["price128"] = placed["qty"], placed["price"]
         return placed
 
 
@@ -1539,13 +1541,13 @@ def _cross(left: pl.Series, right: pl.Series) -> pl.Series:
 
 
 def _place(sets: list[_LineSet], counts: Any, explain: bool, start_day: int, end_day: int, ids: Any) -> dict[str, Any]:
-    """Lines of unsplit accounts in their final order without a sort or a gather: kinds come in
-    tariff order and an account appears at most once per kind, so a line's number is its
-    account's running count and its row is the account's offset plus that number. Each kind's
-    rows are in account order, so every column is written with one increasing scatter, and
-    what a kind shares (kind, price, template, dates) is written as a scalar. Quantity and price
-    are written straight into their 128-bit decimal buffers (``qty128``/``price128``); Int64
-    account ids (``ids``, a numpy array) straight into the output column.
+    """Lines of unsplit accounts in their final order without a sort: kinds come in tariff order
+    and an account appears at most once per kind, so a line's number is its account's running
+    count and its row is the account's offset plus that number. Lines are account-major, so the
+    account and line-number columns are runs (``np.repeat``), not scatters; what a kind shares
+    (price, template) is one gather from a per-kind table; only what varies per line (kind,
+    quantity, amount, and a varying price or template) is scattered, one increasing scatter per
+    kind. Int64 account ids (``ids``, a numpy array) go straight into the output column.
     ``tpl``/``fidx`` come out with -1 for "none"."""
     import numpy as np
 
@@ -1557,47 +1559,50 @@ def _place(sets: list[_LineSet], counts: Any, explain: bool, start_day: int, end
         where.append((a, number))
     offsets = np.cumsum(counts) - counts
     total = int(counts.sum())
+    n_kinds = max((ls.kind for ls in sets), default=-1) + 1
+    price_of = np.zeros(n_kinds, dtype=np.int64)
+    tpl_of = np.full(n_kinds, -1, dtype=np.int32)
+    for ls in sets:
+        price_of[ls.kind] = ls.price if ls.price is not None else 0
+        tpl_of[ls.kind] = ls.tpl if ls.tpl is not None else -1
     out = {
         "kind": np.empty(total, dtype=np.uint32),
-        "qty128": np.empty((total, 2), dtype=np.int64),
-        "price128": np.empty((total, 2), dtype=np.int64),
+        "qty": np.empty(total, dtype=np.int64),
         "amount_fen": np.empty(total, dtype=np.int64),
-        "line_no": np.empty(total, dtype=np.int32),
         "start_date": np.full(total, start_day, dtype=np.int32),
         "end_date": np.full(total, end_day, dtype=np.int32),
     }
-    out["_a" if ids is None else "account_id"] = np.empty(total, dtype=np.uint32 if ids is None else np.int64)
-    if explain:
-        out["tpl"] = np.empty(total, dtype=np.int32)
-        if any("fidx" in ls.frame.columns for ls in sets):
-            out["fidx"] = np.full(total, -1, dtype=np.int64)
+    out["line_no"] = (np.arange(1, total + 1, dtype=np.int64) - np.repeat(offsets, counts)).astype(np.int32)
+    if ids is None:
+        out["_a"] = np.repeat(np.arange(counts.shape[0], dtype=np.uint32), counts)
+    else:
+        out["account_id"] = np.repeat(ids, counts)
+    if explain and any("fidx" in ls.frame.columns for ls in sets):
+        out["fidx"] = np.full(total, -1, dtype=np.int64)
     where.reverse()
+    prices, tpls = [], []  # (rows, values) of kinds whose price / template varies per line
     while sets:  # each kind's frame is released once its lines are written
         ls = sets.pop(0)
         a, number = where.pop()
         f = ls.frame
         pos = offsets[a] + number - 1
-        if ids is None:
-            out["_a"][pos] = a
-        else:
-            out["account_id"][pos] = ids[a]
         out["kind"][pos] = ls.kind
-        out["line_no"][pos] = number
-        qty = f["qty"].to_numpy()
-        out["qty128"][pos, 0] = qty
-        out["qty128"][pos, 1] = qty >> 63  # sign extension to 128 bits (little-endian)
+        out["qty"][pos] = f["qty"].to_numpy()
         out["amount_fen"][pos] = f["amount_fen"].to_numpy()
-        if ls.price is not None:
-            out["price128"][pos, 0] = ls.price
-            out["price128"][pos, 1] = -1 if ls.price < 0 else 0
-        else:
-            price = f["price"].to_numpy()
-            out["price128"][pos, 0] = price
-            out["price128"][pos, 1] = price >> 63
-        if explain:
-            out["tpl"][pos] = ls.tpl if ls.tpl is not None else (f["tpl"].to_numpy() if "tpl" in f.columns else -1)
-            if "fidx" in f.columns:
-                out["fidx"][pos] = f["fidx"].to_numpy()
+        if ls.price is None:
+            prices.append((pos, f["price"].to_numpy()))
+        if explain and ls.tpl is None and "tpl" in f.columns:
+            tpls.append((pos, f["tpl"].to_numpy()))
+        if explain and "fidx" in f.columns:
+            out["fidx"][pos] = f["fidx"].to_numpy()
+    # what a kind shares comes from one gather on the per-kind tables, then what varies is written
+    out["price"] = price_of[out["kind"]]
+    for pos, values in prices:
+        out["price"][pos] = values
+    if explain:
+        out["tpl"] = tpl_of[out["kind"]]
+        for pos, values in tpls:
+            out["tpl"][pos] = values
     return out
 
 
