@@ -26,6 +26,7 @@ from datetime import date
 from _common import cpu_seconds
 
 GOALS = {"residential": 3.0, "ci": 15.0}
+RUNS = 3  # the kernel and the naive are each timed RUNS times in the same process; the best run counts
 
 
 def _rss_mib() -> float:
@@ -65,13 +66,19 @@ def run_residential(n: int, explain: bool, queue) -> None:
     lib = load_library()
     accounts, usage = _residential_frames(n)
     rate(accounts.head(1000), usage.head(1000), lib, date(2025, 8, 1), date(2025, 9, 1))  # warm-up (imports, caches)
-    t0, c0 = time.perf_counter(), cpu_seconds()
-    result = rate(accounts, usage, lib, date(2025, 8, 1), date(2025, 9, 1), explain=explain)
-    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    assert result.rejected.height == 0, result.rejected.head()
-    assert result.totals.height == n
-    assert result.totals["amount_fen"].sum() == result.lines["amount_fen"].sum()
-    queue.put({"name": "residential", "accounts": n, "seconds": elapsed, "cpu": cpu, "rss": _rss_mib(), "lines": result.lines.height})
+    runs = []
+    for _ in range(RUNS):
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        result = rate(accounts, usage, lib, date(2025, 8, 1), date(2025, 9, 1), explain=explain)
+        runs.append((time.perf_counter() - t0, cpu_seconds() - c0))
+        assert result.rejected.height == 0, result.rejected.head()
+        assert result.totals.height == n
+        assert result.totals["amount_fen"].sum() == result.lines["amount_fen"].sum()
+        lines = result.lines.height
+        del result
+    elapsed, cpu = min(runs)
+    queue.put({"name": "residential", "accounts": n, "seconds": elapsed, "cpu": cpu, "rss": _rss_mib(), "lines": lines,
+               "runs": [round(w, 2) for w, _ in runs]})
 
 
 def run_ci(n: int, queue) -> None:
@@ -125,35 +132,92 @@ def run_ci(n: int, queue) -> None:
     )
 
 
-def run_naive(n_full: int, sample: int, queue) -> None:
+def naive_frames(schedule, accounts, usage, period_start, period_end, explain: bool):
+    """The naive rater's job, start to finish: rate each account with ``naive_bill`` and return the
+    same output as the kernel (lines and totals frames, LINES_SCHEMA / TOTALS_SCHEMA dtypes).
+    Columns are collected as Python lists and made into a frame once, the cheapest plain way."""
     import polars as pl
 
-    from gridcare.rating import load_library, rate
-    from gridcare.rating.naive import NaiveAccount, naive_rate
+    from gridcare.rating import LINES_SCHEMA
+    from gridcare.rating.naive import NaiveAccount, naive_bill
 
-    lib = load_library()
-    schedule = lib.versions("gz-residential-tou")[0]
-    accounts, usage = _residential_frames(n_full)
-    accounts, usage = accounts.head(sample), usage.head(sample)
-    period = date(2025, 8, 1)
-    t0, c0 = time.perf_counter(), cpu_seconds()
-    naive_lines = {}
+    cols: dict[str, list] = {c: [] for c in LINES_SCHEMA}
+    tot_ids, tot_amount, tot_wh, tot_count = [], [], [], []
     for acc, use in zip(accounts.iter_rows(named=True), usage.iter_rows(named=True), strict=True):
         na = NaiveAccount(
             account_id=acc["account_id"],
             buckets_wh={"peak": use["peak_wh"], "flat": use["flat_wh"], "valley": use["valley_wh"]},
             household_members=acc["household_members"],
         )
-        naive_lines[acc["account_id"]] = naive_rate(schedule, na, period)
-    elapsed, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    result = rate(accounts, usage, lib, period, date(2025, 9, 1))
-    kernel_lines: dict[int, list[tuple[str, int]]] = {}
-    for row in result.lines.select("account_id", "line_code", "amount_fen").iter_rows():
-        kernel_lines.setdefault(row[0], []).append((row[1], row[2]))
-    mismatches = [a for a in naive_lines if sorted(naive_lines[a]) != sorted(kernel_lines.get(a, []))]
-    assert not mismatches, f"kernel and naive disagree on {len(mismatches)} accounts, e.g. {mismatches[:3]}"
-    assert pl.Series([sum(a for _, a in v) for v in naive_lines.values()]).sum() == result.totals["amount_fen"].sum()
-    queue.put({"name": "naive", "accounts": sample, "seconds": elapsed, "cpu": cpu, "rss": _rss_mib(), "checked": sample})
+        lines = naive_bill(schedule, na, period_start, period_end, explain=explain)
+        total = 0
+        for no, ln in enumerate(lines, 1):
+            cols["account_id"].append(na.account_id)
+            cols["line_no"].append(no)
+            cols["line_code"].append(ln.line_code)
+            cols["component"].append(ln.component)
+            cols["quantity"].append(ln.quantity)
+            cols["unit"].append(ln.unit)
+            cols["unit_price"].append(ln.unit_price)
+            cols["amount_fen"].append(ln.amount_fen)
+            cols["rule"].append(ln.rule)
+            cols["explanation_zh"].append(ln.explanation_zh)
+            cols["explanation_en"].append(ln.explanation_en)
+            total += ln.amount_fen
+        tot_ids.append(na.account_id)
+        tot_amount.append(total)
+        tot_wh.append(use["peak_wh"] + use["flat_wh"] + use["valley_wh"])
+        tot_count.append(len(lines))
+    n = len(cols["account_id"])
+    constant = {"tariff": schedule.code, "version": schedule.version, "start_date": period_start, "end_date": period_end}
+    lines = pl.DataFrame([
+        pl.repeat(constant[c], n, eager=True, dtype=t).alias(c) if c in constant
+        else pl.Series(c, cols[c], dtype=t if t is not None else pl.Int64)
+        for c, t in LINES_SCHEMA.items()
+    ])
+    totals = pl.DataFrame({"account_id": tot_ids, "amount_fen": tot_amount, "billed_wh": tot_wh, "line_count": tot_count},
+                          schema={"account_id": pl.Int64, "amount_fen": pl.Int64, "billed_wh": pl.Int64, "line_count": pl.UInt32})
+    return lines, totals
+
+
+def run_naive(n_full: int, sample: int, queue) -> None:
+    import polars as pl
+
+    from gridcare.rating import load_library, rate
+
+    lib = load_library()
+    schedule = lib.versions("gz-residential-tou")[0]
+    accounts, usage = _residential_frames(n_full)
+    accounts, usage = accounts.head(sample), usage.head(sample)
+    period, end = date(2025, 8, 1), date(2025, 9, 1)
+    out = {"name": "naive", "accounts": sample, "checked": sample}
+    for explain in (True, False):
+        best = None
+        for _ in range(RUNS):
+            t0, c0 = time.perf_counter(), cpu_seconds()
+            lines, totals = naive_frames(schedule, accounts, usage, period, end, explain)
+            took = (time.perf_counter() - t0, cpu_seconds() - c0)
+            best = took if best is None or took[0] < best[0] else best
+        result = rate(accounts, usage, lib, period, end, explain=explain)
+        # the two implementations give the same frames: every column of every line, and the totals
+        key = ["account_id", "line_code"]
+        assert result.lines.sort(key).drop("line_no").equals(lines.sort(key).drop("line_no")), "kernel and naive lines differ"
+        assert result.totals.select(totals.columns).equals(totals), "kernel and naive totals differ"
+        suffix = "" if explain else "_bare"
+        out["seconds" + suffix], out["cpu" + suffix] = best
+        out["lines" + suffix] = lines.height
+    # the rating loop alone, amounts only (no explanations, no frame): the floor of any naive
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    from gridcare.rating.naive import NaiveAccount, naive_total
+
+    for acc, use in zip(accounts.iter_rows(named=True), usage.iter_rows(named=True), strict=True):
+        naive_total(schedule, NaiveAccount(
+            account_id=acc["account_id"], buckets_wh={"peak": use["peak_wh"], "flat": use["flat_wh"], "valley": use["valley_wh"]},
+            household_members=acc["household_members"]), period)
+    out["seconds_loop"], out["cpu_loop"] = time.perf_counter() - t0, cpu_seconds() - c0
+    out["rss"] = _rss_mib()
+    del pl
+    queue.put(out)
 
 
 def _in_subprocess(target, *args) -> dict:
@@ -183,37 +247,45 @@ def main(argv: list[str] | None = None) -> int:
     bare = _in_subprocess(run_residential, n_res, False)
     ci = _in_subprocess(run_ci, n_ci)
     naive = _in_subprocess(run_naive, n_res, sample)
-    naive_rate = naive["accounts"] / naive["seconds"]
-    res_rate = res["accounts"] / res["seconds"]
-    naive_cpu_rate = naive["accounts"] / naive["cpu"]
-    table = Table(title="gridcare rating kernel (rate() only; each scenario in its own process)")
+    table = Table(title="gridcare rating kernel (rate() only; each scenario in its own process; best of "
+                        f"{RUNS} runs for (1), (1') and (3))")
     for col in ("scenario", "accounts", "lines", "wall s", "CPU s", "accounts/s", "peak RSS MiB", "goal",
                 "vs naive (wall)", "vs naive (CPU)"):
         table.add_column(col, justify="right" if col != "scenario" else "left")
 
-    def row(label: str, r: dict, goal: str, compare: bool) -> None:
-        rate_ = r["accounts"] / r["seconds"]
-        table.add_row(label, f"{r['accounts']:,}", f"{r.get('lines', 0):,}" if "lines" in r else "", f"{r['seconds']:.2f}",
-                      f"{r['cpu']:.2f}", f"{rate_:,.0f}", f"{r['rss']:,.0f}", goal,
-                      f"{rate_ / naive_rate:,.1f}×" if compare else "",
-                      f"{(r['accounts'] / r['cpu']) / naive_cpu_rate:,.1f}×" if compare else "")
+    def row(label: str, r: dict, goal: str, base: str | None, suffix: str = "") -> None:
+        seconds, cpu = r["seconds" + suffix], r["cpu" + suffix]
+        rate_ = r["accounts"] / seconds
+        ratio = ratio_cpu = ""
+        if base is not None:
+            ratio = f"{rate_ / (naive['accounts'] / naive['seconds' + base]):,.1f}×"
+            ratio_cpu = f"{(r['accounts'] / cpu) / (naive['accounts'] / naive['cpu' + base]):,.1f}×"
+        lines = r.get("lines" + suffix)
+        table.add_row(label, f"{r['accounts']:,}", f"{lines:,}" if lines else "", f"{seconds:.2f}", f"{cpu:.2f}",
+                      f"{rate_:,.0f}", f"{r['rss']:,.0f}", goal, ratio, ratio_cpu)
 
-    row("(1) residential tiers+TOU", res, f"≤ {GOALS['residential']} s (1M)", True)
-    row("(1') same, explain=False", bare, "", True)
-    row("(2) C&I 744 h 2-part+PF", ci, f"≤ {GOALS['ci']} s (100k)", False)
-    row("(3) naive Decimal", naive, "baseline", False)
+    row("(1) residential tiers+TOU", res, f"≤ {GOALS['residential']} s (1M), ≥ 50×", "")
+    row("(1') same, explain=False", bare, "", "_bare")
+    row("(1) vs the naive's rating loop only", res, "", "_loop")
+    row("(2) C&I 744 h 2-part+PF", ci, f"≤ {GOALS['ci']} s (100k)", None)
+    row("(3) naive Decimal, same output", naive, "baseline of (1)", None)
+    row("(3') naive, explain=False", naive, "baseline of (1')", None, "_bare")
+    row("(3\") naive rating loop, amounts only", naive, "", None, "_loop")
     console.print(table)
+    res_ratio = (res["accounts"] / res["seconds"]) / (naive["accounts"] / naive["seconds"])
     console.print(
-        f"naive extrapolated to {res['accounts']:,} accounts: {res['accounts'] / naive_rate:,.1f} s. "
-        f"Kernel = naive on the {naive['checked']:,} sampled accounts (asserted line by line). "
-        f"C&I interval rows: {ci['points']:,}; RSS after generating them: {ci['gen_rss']:,.0f} MiB. "
-        f"Ratios: kernel accounts/s on the full run ÷ naive accounts/s on the sample. The naive computes amounts only, "
-        f"so (1') compares like with like; (1) also builds two explanation strings (zh, en) per line."
+        f"Kernel runs (1): {res['runs']} s; (1'): {bare['runs']} s. "
+        f"Naive extrapolated to {res['accounts']:,} accounts: {res['accounts'] * naive['seconds'] / naive['accounts']:,.1f} s. "
+        f"(3) does the kernel's whole job per account in pure Python Decimal (lines with quantity, unit, price, amount, "
+        f"rule and both explanations, then the lines and totals frames); its frames were asserted equal to the kernel's "
+        f"on the {naive['checked']:,} sampled accounts, column by column. (3\") is its per-account loop alone with amounts "
+        f"only: no text, no frame, shown as the strictest comparison. "
+        f"C&I interval rows: {ci['points']:,}; RSS after generating them: {ci['gen_rss']:,.0f} MiB."
     )
     console.print(f"load average {os.getloadavg()[0]:.1f} at the end; wall times grow with other work on the machine, "
                   "CPU seconds much less (the CPU ratio treats the kernel's two threads as no help to it).")
     if not args.quick:
-        ok = res["seconds"] <= GOALS["residential"] and ci["seconds"] <= GOALS["ci"] and res_rate / naive_rate >= 50
+        ok = res["seconds"] <= GOALS["residential"] and ci["seconds"] <= GOALS["ci"] and res_ratio >= 50
         ok = ok and max(res["rss"], ci["rss"]) < 4096
         console.print("goals met" if ok else "[yellow]goals not met on this run[/yellow]")
     return 0

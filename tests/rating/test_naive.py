@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gridcare.rating import rate
 from gridcare.rating.model import BUCKETS, EnergyComponent
-from gridcare.rating.naive import NaiveAccount, naive_rate
+from gridcare.rating.naive import NaiveAccount, NaiveLine, naive_bill, naive_rate
 from tests.rating.helpers import LIBRARY, schedules, tariff
 
 TWO_PART_A = tariff("""
@@ -193,11 +193,13 @@ def assert_kernel_equals_naive(code: str, accts: list[NaiveAccount], start: date
     result = rate(accounts, usage, SETS, start, end, segments=segments)
     assert result.rejected.height == 0, result.rejected.to_dicts()
     (schedule,) = SETS.in_force(code, start, end)
-    kernel: dict[int, list[tuple[str, int]]] = {a.account_id: [] for a in accts}
-    for acc, line_code, amount in result.lines.select("account_id", "line_code", "amount_fen").iter_rows():
-        kernel[acc].append((line_code, amount))
+    kernel: dict[int, list[tuple]] = {a.account_id: [] for a in accts}
+    for acc, *line in result.lines.select("account_id", *NaiveLine._fields).iter_rows():
+        kernel[acc].append(tuple(line))
     for a in accts:
-        assert sorted(kernel[a.account_id]) == sorted(naive_rate(schedule, a, start)), (code, a)
+        # every column of every line: code, component, quantity, unit, price, amount, rule, both explanations
+        assert sorted(kernel[a.account_id]) == sorted(naive_bill(schedule, a, start, end)), (code, a)
+        assert sorted((ln[0], ln[5]) for ln in kernel[a.account_id]) == sorted(naive_rate(schedule, a, start))
     sums = result.lines.group_by("account_id").agg(pl.col("amount_fen").sum())
     assert dict(sums.iter_rows()) == {
         a: t for a, t in result.totals.select("account_id", "amount_fen").iter_rows() if kernel[a]

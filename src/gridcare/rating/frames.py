@@ -80,7 +80,7 @@ SEGMENTS_SCHEMA: Mapping[str, tuple[Any, Any]] = {
 
 # The six columns that repeat the same few values on every line of a kind (tariff, version,
 # component, line code, unit, rule) are Categorical: a line stores a 4-byte code into one shared
-# dictionary instead of its own copy of the text (docs/decisions/0005). They read, compare, join and
+# dictionary instead of its own copy of the text (docs/decisions/0006). They read, compare, join and
 # write (CSV, JSON, COPY) as strings; cast to pl.String before using the ``.str`` namespace.
 LINES_SCHEMA: Mapping[str, Any] = {
     "account_id": None,

@@ -7,6 +7,10 @@ tiers with prices or adders, seasons, household allowance, 合表, annual cycles
 (capacity with suspension, contract demand with the 105 % rule and the 40 % floor, actual demand),
 power-factor adjustment (cos φ through ``Decimal.sqrt``, the table, the base of basic + energy) and
 funds. It shares no code with the kernel beyond the schedule model and the rounding-mode names.
+
+It writes whole bill lines, as the kernel's output contract asks (code, component, quantity, unit,
+unit price, amount, rule and the zh-Hans / English explanations), so the benchmark compares two
+implementations of the same job and the tests check every column, not only the amounts.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import NamedTuple
 
 from gridcare.core.money import rounding_mode
 from gridcare.rating.model import (
+    BUCKET_EN,
+    BUCKET_ZH,
     BUCKETS,
     BasicComponent,
     EnergyComponent,
@@ -27,6 +34,34 @@ from gridcare.rating.model import (
 )
 
 KWH = Decimal(1000)
+TIER_ZH = "零一二三四五六七八九十"
+
+
+class NaiveLine(NamedTuple):
+    line_code: str
+    component: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    amount_fen: int
+    rule: str
+    explanation_zh: str
+    explanation_en: str
+
+
+def _t(value: Decimal) -> str:
+    """A quantity or price as a clerk writes it: no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _energy_line(code: str, comp_id: str, qty: Decimal, price: Decimal, amount: int, rule: str, zh: str, en: str,
+                 explain: bool, price_text: str | None = None) -> NaiveLine:
+    if not explain:
+        return NaiveLine(code, comp_id, qty, "kWh", price, amount, rule, None, None)  # type: ignore[arg-type]
+    q = _t(qty)
+    p = format(price, "f") if price_text is None else price_text
+    return NaiveLine(code, comp_id, qty, "kWh", price, amount, rule, f"{zh}{q} kWh × {p} 元/kWh", f"{en}{q} kWh × {p} yuan/kWh")
 
 
 @dataclass(frozen=True)
@@ -83,8 +118,8 @@ def _thresholds(comp: EnergyComponent, month: int, acct: NaiveAccount) -> list[D
     return out
 
 
-def _losses(schedule: Schedule, comp: LossComponent, acct: NaiveAccount) -> tuple[dict[str, Decimal], Decimal,
-                                                                                  list[tuple[str, int]]]:
+def _losses(schedule: Schedule, comp: LossComponent, acct: NaiveAccount, period_days: int
+            ) -> tuple[dict[str, Decimal], Decimal, list[NaiveLine]]:
     """Billed kWh per bucket and reactive loss kvarh, for a segment covering the whole period."""
     step = schedule.rounding["loss_quantity"]
     unit = step.places or Decimal("0.001")
@@ -107,20 +142,42 @@ def _losses(schedule: Schedule, comp: LossComponent, acct: NaiveAccount) -> tupl
             upto = (loss * running / total).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
             billed[b] += upto - before
             before = upto
-    info = [(f"{comp.id}.fixed", 0)] if fixed else []
-    info += [(f"{comp.id}.percent", 0)] if share else []
-    info += [(f"{comp.id}.reactive", 0)] if reactive else []
+    info = []
+    zero = Decimal(0)
+    if fixed:
+        days = f"{period_days}/{period_days}"
+        mon = _t(Decimal(acct.transformer_loss_wh) / KWH)
+        info.append(NaiveLine(f"{comp.id}.fixed", comp.id, fixed, "kWh", zero, 0, comp.rule,
+                              f"{comp.label_zh}（定额）{mon} kWh × {days} 天 = {_t(fixed)} kWh",
+                              f"{comp.label_en} (fixed) {mon} kWh × {days} days = {_t(fixed)} kWh"))
+    if share:
+        info.append(NaiveLine(f"{comp.id}.percent", comp.id, share, "kWh", zero, 0, comp.rule,
+                              f"{comp.label_zh}（按比例）{_t(total)} kWh × {acct.loss_ppm} ppm = {_t(share)} kWh",
+                              f"{comp.label_en} (share) {_t(total)} kWh × {acct.loss_ppm} ppm = {_t(share)} kWh"))
+    if reactive:
+        info.append(NaiveLine(f"{comp.id}.reactive", comp.id, reactive, "kvarh", zero, 0, comp.rule,
+                              f"无功{comp.label_zh} {_t(reactive)} kvarh（计入功率因数）",
+                              f"Reactive {comp.label_en} {_t(reactive)} kvarh (counts towards power factor)"))
     return billed, reactive, info
 
 
-def _basic(schedule: Schedule, comp: BasicComponent, acct: NaiveAccount, mode: str) -> list[tuple[str, int]]:
+def _basic(schedule: Schedule, comp: BasicComponent, acct: NaiveAccount, mode: str) -> list[NaiveLine]:
     if comp.id in acct.exemptions:
         return []
     basis = acct.basic_basis or comp.default_basis
     if basis == "capacity":
         kva = Decimal(max(acct.capacity_va - acct.suspended_va, 0)) / KWH
         amount = _fen(kva * comp.capacity_price, mode)
-        return [(f"{comp.id}.capacity", amount)] if kva or amount else []
+        if not (kva or amount):
+            return []
+        price = format(comp.capacity_price, "f")
+        zh = f"{comp.label_zh}（容量）{_t(kva)} kVA × {price} 元/kVA·月"
+        en = f"{comp.label_en} (capacity) {_t(kva)} kVA × {price} yuan/kVA·month"
+        if acct.suspended_va > 0:
+            sealed = _t(Decimal(acct.suspended_va) / KWH)
+            zh += f"（暂停 {sealed} kVA 不计）"
+            en += f" ({sealed} kVA suspended, not charged)"
+        return [NaiveLine(f"{comp.id}.capacity", comp.id, kva, "kVA·月", comp.capacity_price, amount, comp.rule, zh, en)]
     rule = comp.demand
     dmode = schedule.rounding["billable_demand"].mode
     capacity = Decimal(acct.capacity_va) / KWH
@@ -128,9 +185,12 @@ def _basic(schedule: Schedule, comp: BasicComponent, acct: NaiveAccount, mode: s
     actual = Decimal(acct.max_demand_w or 0) / KWH
     if rule.basis == "actual":
         kw = max(actual, floor)
+        detail_zh, detail_en = f"（实际最大需量 {_t(actual)} kW）", f" (actual maximum demand {_t(actual)} kW)"
     else:
         contract = max(Decimal(acct.contract_demand_w or 0) / KWH, floor)
         threshold = contract * rule.threshold_ratio
+        detail_zh = f"（合同 {_t(contract)} kW，实际 {_t(actual)} kW）"
+        detail_en = f" (contract {_t(contract)} kW, actual {_t(actual)} kW)"
         if actual <= threshold:
             kw = contract
         else:
@@ -141,8 +201,18 @@ def _basic(schedule: Schedule, comp: BasicComponent, acct: NaiveAccount, mode: s
             else:
                 kw = contract + rule.excess_multiplier * (actual - contract)
             kw = kw.quantize(Decimal("0.001"), rounding=rounding_mode(dmode))
+            ratio = format((rule.threshold_ratio * 100).normalize(), "f")
+            times = "倍" if rule.excess_multiplier == 2 else f"{format(rule.excess_multiplier, 'f')}倍"
+            detail_zh = f"（合同 {_t(contract)} kW，实际 {_t(actual)} kW，超过 {ratio}% 部分加{times}）"
+            detail_en = (f" (contract {_t(contract)} kW, actual {_t(actual)} kW; excess over {ratio}% charged "
+                         f"×{format(rule.excess_multiplier, 'f')})")
     amount = _fen(kw * comp.demand_price, mode)
-    return [(f"{comp.id}.demand", amount)] if kw or amount else []
+    if not (kw or amount):
+        return []
+    price = format(comp.demand_price, "f")
+    return [NaiveLine(f"{comp.id}.demand", comp.id, kw, "kW·月", comp.demand_price, amount, comp.rule,
+                      f"{comp.label_zh}（需量）{_t(kw)} kW × {price} 元/kW·月{detail_zh}",
+                      f"{comp.label_en} (demand) {_t(kw)} kW × {price} yuan/kW·month{detail_en}")]
 
 
 def _cos_phi(p_kwh: Decimal, q_kvarh: Decimal, mode: str) -> Decimal | None:
@@ -154,16 +224,21 @@ def _cos_phi(p_kwh: Decimal, q_kvarh: Decimal, mode: str) -> Decimal | None:
     return cos.quantize(Decimal("0.01"), rounding=rounding_mode(mode))
 
 
-def naive_rate(schedule: Schedule, acct: NaiveAccount, period_start: date) -> list[tuple[str, int]]:
-    """Lines ``(line_code, amount_fen)`` of one account, each rounded once, like a clerk would.
-    Quantity-only loss lines appear with amount 0."""
+def naive_bill(schedule: Schedule, acct: NaiveAccount, period_start: date, period_end: date | None = None,
+               explain: bool = True) -> list[NaiveLine]:
+    """Bill lines of one account, each amount rounded once, like a clerk would. Quantity-only loss
+    lines have price and amount 0. ``period_end`` defaults to the first day of the next month.
+    ``explain=False`` leaves the explanations None, as the kernel's ``explain=False`` does."""
+    if period_end is None:
+        period_end = date(period_start.year + period_start.month // 12, period_start.month % 12 + 1, 1)
+    period_days = (period_end - period_start).days
     mode = schedule.rounding["line_amount"].mode
-    lines: list[tuple[str, int]] = []
+    lines: list[NaiveLine] = []
     loss = next((c for c in schedule.components if isinstance(c, LossComponent)), None)
     metered = {b: Decimal(acct.buckets_wh.get(b, 0)) / KWH for b in BUCKETS}
     reactive_loss = Decimal(0)
     if loss is not None:
-        billed, reactive_loss, info = _losses(schedule, loss, acct)
+        billed, reactive_loss, info = _losses(schedule, loss, acct, period_days)
         lines += info
     else:
         billed = metered
@@ -177,15 +252,23 @@ def naive_rate(schedule: Schedule, acct: NaiveAccount, period_start: date) -> li
             opts = comp.tier_options
             if comp.tiers and acct.combined_meter and opts.combined_meter_mode == "flat_price" and opts.combined_meter_price is not None:
                 if total:
-                    lines.append((f"{comp.id}.combined", _fen(total * opts.combined_meter_price, mode)))
+                    price = opts.combined_meter_price
+                    lines.append(_energy_line(f"{comp.id}.combined", comp.id, total, price, _fen(total * price, mode),
+                                              comp.rule, *((f"{comp.label_zh}（合表）", f"{comp.label_en} (combined meter) ") if explain else ("", "")), explain))
                 continue
             if comp.tou_prices is not None:
                 for b in BUCKETS:
                     if b in comp.tou_prices and buckets[b]:
-                        lines.append((f"{comp.id}.{b}", _fen(buckets[b] * comp.tou_prices[b], mode)))
+                        price = comp.tou_prices[b]
+                        lines.append(_energy_line(f"{comp.id}.{b}", comp.id, buckets[b], price,
+                                                  _fen(buckets[b] * price, mode), comp.rule,
+                                                  *((f"{comp.label_zh}（{BUCKET_ZH[b]}）", f"{comp.label_en} ({BUCKET_EN[b]}) ") if explain else ("", "")),
+                                                  explain))
             if comp.tiers:
                 bounds = _thresholds(comp, period_start.month, acct)
-                start = Decimal(acct.ytd_wh) / KWH if opts.cycle == "annual" else Decimal(0)
+                annual = opts.cycle == "annual"
+                pre_zh, pre_en = ("年累计", "annual ") if annual else ("", "")
+                start = Decimal(acct.ytd_wh) / KWH if annual else Decimal(0)
                 end = start + total
                 lo = Decimal(0)
                 for i, tier in enumerate(comp.tiers):
@@ -195,12 +278,24 @@ def naive_rate(schedule: Schedule, acct: NaiveAccount, period_start: date) -> li
                     qty = top - bottom if top > bottom else Decimal(0)
                     price = tier.price if tier.price is not None else tier.adder
                     if qty and price:
-                        suffix = "" if tier.price is not None else "_adder"
-                        lines.append((f"{comp.id}.tier{i + 1}{suffix}", _fen(qty * price, mode)))
+                        code = f"{comp.id}.tier{i + 1}" if tier.price is not None else f"{comp.id}.tier{i + 1}_adder"
+                        zh = en = ""
+                        if explain:
+                            zh = f"第{TIER_ZH[i + 1] if i + 1 <= 10 else i + 1}档"
+                            zh, en = (zh, f"Tier {i + 1}") if tier.price is not None else (zh + "加价", f"Tier {i + 1} surcharge")
+                            low = _t(bounds[i - 1]) if i > 0 else "0"
+                            if hi is not None:
+                                zh += f"（{pre_zh}{low}–{_t(hi)} kWh）"
+                                en += f" ({pre_en}{low}–{_t(hi)} kWh) "
+                            else:
+                                zh += f"（{pre_zh}{low} kWh 以上）"
+                                en += f" ({pre_en}over {low} kWh) "
+                        lines.append(_energy_line(code, comp.id, qty, price, _fen(qty * price, mode), comp.rule, zh, en, explain))
                     if hi is not None:
                         lo = hi
             elif comp.tou_prices is None and comp.price is not None and total:
-                lines.append((comp.id, _fen(total * comp.price, mode)))
+                lines.append(_energy_line(comp.id, comp.id, total, comp.price, _fen(total * comp.price, mode), comp.rule,
+                                          *((f"{comp.label_zh} ", f"{comp.label_en} ") if explain else ("", "")), explain))
         elif isinstance(comp, BasicComponent):
             lines += _basic(schedule, comp, acct, mode)
         elif isinstance(comp, PowerFactorComponent):
@@ -214,7 +309,9 @@ def naive_rate(schedule: Schedule, acct: NaiveAccount, period_start: date) -> li
                     continue
                 rate = item.category_rates.get(acct.category or "", item.rate)
                 if total and rate:
-                    lines.append((f"{comp.id}.{item.code}", _fen(total * rate, mode)))
+                    lines.append(_energy_line(f"{comp.id}.{item.code}", comp.id, total, rate, _fen(total * rate, mode),
+                                              item.rule or comp.rule, *((f"{item.label_zh} ", f"{item.label_en} ") if explain else ("", "")), explain,
+                                              _t(rate) if explain else None))
     if pf_comp is not None and pf_comp.table is not None:
         standard = acct.pf_standard or pf_comp.default_standard
         eligible = (
@@ -228,16 +325,32 @@ def naive_rate(schedule: Schedule, acct: NaiveAccount, period_start: date) -> li
             q = Decimal((acct.reactive_varh or 0) + acct.reverse_reactive_varh) / KWH + reactive_loss
             cos = _cos_phi(p, q, schedule.rounding["cos_phi"].mode)
             if cos is not None:
-                rate = pf_comp.table.percent(standard, cos) / 100
-                base = sum(a for code, a in lines if code.split(".")[0] in pf_comp.applies_to)
+                pct = pf_comp.table.percent(standard, cos)
+                rate = pct / 100
+                base = sum(ln.amount_fen for ln in lines if ln.component in pf_comp.applies_to)
                 amount = _fen(Decimal(base) / 100 * rate, schedule.rounding["pf_amount"].mode)
                 if base or amount:
-                    lines.append((f"{pf_comp.id}.adjustment", amount))
+                    pct_text = ("+" if pct > 0 else "") + format(pct.normalize() if pct == pct.to_integral() else pct, "f")
+                    base_text = f"{'-' if base < 0 else ''}{abs(base) // 100}.{abs(base) % 100:02d}"
+                    lines.append(NaiveLine(
+                        f"{pf_comp.id}.adjustment", pf_comp.id, Decimal(base) / 100, "元", rate.quantize(Decimal("1E-8")),
+                        amount, pf_comp.rule,
+                        f"{pf_comp.label_zh}：功率因数 {cos}（标准 {standard}），调整 {pct_text}%：{base_text} 元 × {pct_text}%",
+                        f"{pf_comp.label_en}: power factor {cos} (standard {standard}), adjustment {pct_text}%: "
+                        f"{base_text} yuan × {pct_text}%",
+                    ))
+    if not explain:  # losses, basic charge and PF write their texts inline; drop them here
+        return [ln if ln.explanation_zh is None else ln._replace(explanation_zh=None, explanation_en=None) for ln in lines]
     return lines
+
+
+def naive_rate(schedule: Schedule, acct: NaiveAccount, period_start: date) -> list[tuple[str, int]]:
+    """``(line_code, amount_fen)`` of :func:`naive_bill`'s lines."""
+    return [(ln.line_code, ln.amount_fen) for ln in naive_bill(schedule, acct, period_start, explain=False)]
 
 
 def naive_total(schedule: Schedule, acct: NaiveAccount, period_start: date) -> int:
     return sum(amount for _, amount in naive_rate(schedule, acct, period_start))
 
 
-__all__ = ["NaiveAccount", "naive_rate", "naive_total"]
+__all__ = ["NaiveAccount", "NaiveLine", "naive_bill", "naive_rate", "naive_total"]
