@@ -1624,13 +1624,16 @@ def _decimal_array(values: Any, scale: int) -> pl.Series:
     import numpy as np
     import pyarrow as pa
 
+    # The buffer comes from Arrow's memory pool, not numpy: Polars then takes it without a copy, and
+    # the pool keeps its pages between runs instead of mapping fresh ones each time.
+    buffer = pa.allocate_buffer(values.shape[0] * 16)
+    wide = np.frombuffer(buffer, dtype=np.int64).reshape(values.shape[0], 2)
     if values.ndim == 1:
-        wide = np.empty((values.shape[0], 2), dtype=np.int64)
         wide[:, 0] = values
         wide[:, 1] = values >> 63  # sign extension to 128 bits (little-endian)
     else:
-        wide = np.ascontiguousarray(values)
-    array = pa.Array.from_buffers(pa.decimal128(38, scale), wide.shape[0], [None, pa.py_buffer(wide)], null_count=0)
+        wide[:] = values
+    array = pa.Array.from_buffers(pa.decimal128(38, scale), wide.shape[0], [None, buffer], null_count=0)
     return pl.Series("", array)
 
 
