@@ -1618,9 +1618,10 @@ def _aligned(left: pl.DataFrame, right: pl.DataFrame, *, segment: bool = True) -
     return True
 
 
-def _decimal_array(values: Any, scale: int) -> pl.Series:
-    """Scaled integers (no nulls) → Decimal(38, scale), reinterpreted as Arrow decimal128: an
-    (n, 2) int64 array of low words and sign words is used as is, a 1-d Int64 array widened."""
+def _decimal_array(values: Any, scale: int, validity: Any = None, null_count: int = 0) -> pl.Series:
+    """Scaled integers (a 1-d Int64 numpy array) → Decimal(38, scale), reinterpreted as Arrow
+    decimal128: the unscaled integer *is* the value, so this is exact and avoids two passes of
+    Decimal arithmetic. ``validity`` is an Arrow bitmap when some values are null."""
     import numpy as np
     import pyarrow as pa
 
@@ -1628,34 +1629,22 @@ def _decimal_array(values: Any, scale: int) -> pl.Series:
     # the pool keeps its pages between runs instead of mapping fresh ones each time.
     buffer = pa.allocate_buffer(values.shape[0] * 16)
     wide = np.frombuffer(buffer, dtype=np.int64).reshape(values.shape[0], 2)
-    if values.ndim == 1:
-        wide[:, 0] = values
-        wide[:, 1] = values >> 63  # sign extension to 128 bits (little-endian)
-    else:
-        wide[:] = values
-    array = pa.Array.from_buffers(pa.decimal128(38, scale), wide.shape[0], [None, buffer], null_count=0)
+    wide[:, 0] = values
+    wide[:, 1] = values >> 63  # sign extension to 128 bits (little-endian)
+    array = pa.Array.from_buffers(pa.decimal128(38, scale), wide.shape[0], [validity, buffer], null_count=null_count)
     return pl.Series("", array)
 
 
 def _decimal_series(values: pl.Series, scale: int) -> pl.Series:
-    """Scaled Int64 → Decimal(38, scale) by reinterpreting it as Arrow decimal128: the unscaled
-    integer *is* the value, so this is exact and avoids two passes of Decimal arithmetic. Nulls
-    stay null."""
-    import numpy as np
+    """Scaled Int64 series → Decimal(38, scale) (:func:`_decimal_array`); nulls stay null."""
     import pyarrow as pa
 
     nulls = values.null_count()
     if values.len() == 0 or nulls == values.len():
         return pl.repeat(None, values.len(), dtype=pl.Decimal(38, scale), eager=True).alias(values.name)
+    validity = pa.array(values.is_not_null().to_numpy()).buffers()[1] if nulls else None
     low = values.fill_null(0).cast(pl.Int64).to_numpy()
-    wide = np.empty((low.shape[0], 2), dtype=np.int64)
-    wide[:, 0] = low
-    wide[:, 1] = low >> 63  # sign extension to 128 bits (little-endian)
-    validity = None
-    if nulls:
-        validity = pa.array(values.is_not_null().to_numpy()).buffers()[1]
-    array = pa.Array.from_buffers(pa.decimal128(38, scale), low.shape[0], [validity, pa.py_buffer(wide)], null_count=nulls)
-    return pl.Series(values.name, array)
+    return _decimal_array(low, scale, validity, nulls).alias(values.name)
 
 
 _LINE_DTYPES: Mapping[str, Any] = {
