@@ -137,6 +137,17 @@ def run_ci(n: int, queue) -> None:
     )
 
 
+def _naive_account(acc: dict, use: dict):
+    """One row of the residential frames (_residential_frames) as the naive rater's account."""
+    from gridcare.rating.naive import NaiveAccount
+
+    return NaiveAccount(
+        account_id=acc["account_id"],
+        buckets_wh={"peak": use["peak_wh"], "flat": use["flat_wh"], "valley": use["valley_wh"]},
+        household_members=acc["household_members"],
+    )
+
+
 def naive_frames(schedule, accounts, usage, period_start, period_end, explain: bool):
     """The naive rater's job, start to finish: rate each account with ``naive_bill`` and return the
     same output as the kernel (lines and totals frames, LINES_SCHEMA / TOTALS_SCHEMA dtypes).
@@ -144,16 +155,12 @@ def naive_frames(schedule, accounts, usage, period_start, period_end, explain: b
     import polars as pl
 
     from gridcare.rating import LINES_SCHEMA
-    from gridcare.rating.naive import NaiveAccount, naive_bill
+    from gridcare.rating.naive import naive_bill
 
     cols: dict[str, list] = {c: [] for c in LINES_SCHEMA}
     tot_ids, tot_amount, tot_wh, tot_count = [], [], [], []
     for acc, use in zip(accounts.iter_rows(named=True), usage.iter_rows(named=True), strict=True):
-        na = NaiveAccount(
-            account_id=acc["account_id"],
-            buckets_wh={"peak": use["peak_wh"], "flat": use["flat_wh"], "valley": use["valley_wh"]},
-            household_members=acc["household_members"],
-        )
+        na = _naive_account(acc, use)
         lines = naive_bill(schedule, na, period_start, period_end, explain=explain)
         total = 0
         for no, ln in enumerate(lines, 1):
@@ -186,8 +193,6 @@ def naive_frames(schedule, accounts, usage, period_start, period_end, explain: b
 
 
 def run_naive(n_full: int, sample: int, queue) -> None:
-    import polars as pl
-
     from gridcare.rating import load_library, rate
 
     lib = load_library()
@@ -212,20 +217,17 @@ def run_naive(n_full: int, sample: int, queue) -> None:
         out["seconds" + suffix], out["cpu" + suffix] = best
         out["lines" + suffix] = lines.height
     # the rating loop alone, amounts only (no explanations, no frame): the floor of any naive
-    from gridcare.rating.naive import NaiveAccount, naive_total
+    from gridcare.rating.naive import naive_total
 
     best = None
     for _ in range(RUNS):
         t0, c0 = time.perf_counter(), cpu_seconds()
         for acc, use in zip(accounts.iter_rows(named=True), usage.iter_rows(named=True), strict=True):
-            naive_total(schedule, NaiveAccount(
-                account_id=acc["account_id"], buckets_wh={"peak": use["peak_wh"], "flat": use["flat_wh"], "valley": use["valley_wh"]},
-                household_members=acc["household_members"]), period)
+            naive_total(schedule, _naive_account(acc, use), period)
         took = (time.perf_counter() - t0, cpu_seconds() - c0)
         best = took if best is None or took[0] < best[0] else best
     out["seconds_loop"], out["cpu_loop"] = best
     out["rss"] = _rss_mib()
-    del pl
     queue.put(out)
 
 
